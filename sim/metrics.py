@@ -1,0 +1,122 @@
+"""Measured community formation: Adler-Barnett conditions, trust, peaceful change, phases.
+
+DESIGN.md §3 "Outcomes". All indices are computed over the full members of
+the founded community institution (the OTS in the Turkic world) and lie in
+[0, 1]; with fewer than two members they are 0.
+
+- shared identity (condition i, Adler & Barnett 1998 p. 31): mean pairwise identity
+  closeness 1 - ||x_i - x_j|| / sqrt(F);
+- interaction (condition ii): mean pairwise I_ij / (I_ij + density_half);
+- mutual interest (condition iii): mean pairwise M_ij;
+- member trust: mean and minimum pairwise T_ij;
+- peaceful-change expectation (Deutsch et al. 1957): 1 - the largest annual
+  incident probability among member pairs, and years since the last incident
+  among members (counted from the scenario's start when there was none);
+- blocs: connected components (two or more states) of the trust network with
+  T_ij >= bloc_trust over the whole region.
+
+Phase rules (thresholds in ``PhaseParams``, documented in docs/ODD.md):
+
+- nascent: the community institution exists with >= nascent_members members;
+- ascendant: nascent, and mean trust, identity and interaction at their thresholds;
+- mature-loose: ascendant, and peace >= mature_peace, no incident among members for
+  mature_years, minimum trust and mutual interest at their thresholds;
+- mature-tight (Adler 1991): mature-loose, and mean trust >= tight_trust and depth >=
+  tight_depth (collective security mechanisms).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .dynamics import BALANCE, BANDWAGON, HEDGE, Context, State, members, pair_mean, similarity
+
+PHASES = ("none", "nascent", "ascendant", "mature-loose", "mature-tight")
+CONDITIONS = ("identity", "interaction", "interest")
+
+
+def _pair_min(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    pm = mask[:, :, None] & mask[:, None, :]
+    n = pm.shape[1]
+    pm[:, np.arange(n), np.arange(n)] = False
+    out = np.where(pm, values, np.inf).min((1, 2))
+    return np.where(np.isfinite(out), out, 0.0)
+
+
+def _pair_max(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return -_pair_min(-values, mask) if values.size else np.zeros(values.shape[0])
+
+
+def blocs(trust: np.ndarray, threshold: float) -> np.ndarray:
+    """Number of connected components with >= 2 states in the graph T_ij >= threshold. (R,)"""
+    R, n, _ = trust.shape
+    adj = (trust >= threshold) & ~np.eye(n, dtype=bool)
+    labels = np.broadcast_to(np.arange(n), (R, n)).copy()
+    big = n + 1
+    while True:  # min-label propagation: converges in (graph diameter) rounds
+        nxt = np.minimum(labels, np.where(adj, labels[:, None, :], big).min(2))
+        if np.array_equal(nxt, labels):
+            break
+        labels = nxt
+    out = np.zeros(R, dtype=np.int64)
+    for r in range(R):
+        _, counts = np.unique(labels[r], return_counts=True)
+        out[r] = int((counts >= 2).sum())
+    return out
+
+
+def measure(st: State, ctx: Context) -> dict[str, np.ndarray]:
+    """All per-replicate metrics of the current state (each an (R,) array), including the phase."""
+    p = ctx.params
+    mem = members(st, ctx)
+    c = ctx.world.community
+    year = ctx.schedule.year(st.step)
+    n_members = mem.sum(1)
+    pm = mem[:, :, None] & mem[:, None, :]
+    last = np.where(pm & ctx.offdiag, st.last_incident, -np.inf).max((1, 2))
+    since = year - np.maximum(last, ctx.schedule.start_year)
+    out = {
+        "year": np.full(st.replicates, year),
+        "members": n_members.astype(float),
+        "identity": pair_mean(similarity(st.identity), mem),
+        "interaction": pair_mean(st.density / (st.density + p.interaction.density_half), mem),
+        "interest": pair_mean(st.mutual, mem),
+        "trust_mean": pair_mean(st.trust, mem),
+        "trust_min": _pair_min(st.trust, mem),
+        "peace": np.where(n_members >= 2, 1.0 - _pair_max(st.hazard, mem), 0.0),
+        "years_since_incident": np.where(n_members >= 2, since, 0.0),
+        "depth": st.depth[:, c] * st.founded[:, c],
+        "incidents": np.triu(st.incidents, 1).sum((1, 2)).astype(float),
+        "member_incidents": np.triu(st.incidents & pm, 1).sum((1, 2)).astype(float),
+        "region_trust": pair_mean(st.trust, np.ones(mem.shape, dtype=bool)),
+        "blocs": blocs(st.trust, p.phase.bloc_trust).astype(float),
+    }
+    for g, code in enumerate(ctx.world.gp_codes):
+        for name, val in (("balance", BALANCE), ("hedge", HEDGE), ("bandwagon", BANDWAGON)):
+            out[f"{name}_{code}"] = (st.posture[:, :, g] == val).sum(1).astype(float)
+    out["phase"] = classify(out, p.phase).astype(float)
+    return out
+
+
+def classify(m: dict[str, np.ndarray], ph) -> np.ndarray:
+    """Phase code 0..4 (index into PHASES) from metrics, by the documented threshold rules."""
+    nascent = m["members"] >= ph.nascent_members
+    ascendant = (nascent & (m["trust_mean"] >= ph.ascendant_trust) & (m["identity"] >= ph.ascendant_identity)
+                 & (m["interaction"] >= ph.ascendant_interaction))
+    loose = (ascendant & (m["peace"] >= ph.mature_peace) & (m["years_since_incident"] >= ph.mature_years)
+             & (m["trust_min"] >= ph.mature_min_trust) & (m["interest"] >= ph.mature_interest))
+    tight = loose & (m["trust_mean"] >= ph.tight_trust) & (m["depth"] >= ph.tight_depth)
+    return nascent.astype(int) + ascendant + loose + tight
+
+
+def first_years(phase: np.ndarray, years: np.ndarray) -> dict[str, list[float | None]]:
+    """For each phase name, per replicate, the first year the phase (or a higher one) was reached.
+
+    ``phase`` is (T, R) codes and ``years`` (T,) years.
+    """
+    out = {}
+    for code, name in enumerate(PHASES):
+        hit = phase >= code
+        idx = np.argmax(hit, axis=0)
+        out[name] = [float(years[i]) if hit[i, r] else None for r, i in enumerate(idx)]
+    return out

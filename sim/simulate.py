@@ -1,0 +1,149 @@
+"""Run R replicates of one configuration on the core and record what the data contract needs.
+
+This is the one loop every client shares: the Hydra face records everything
+for a run directory, the batch engine asks only for summaries and timeseries,
+and the Mesa shell steps the core itself but summarises through the same
+:func:`summarize`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .dynamics import Context, State, init_state, replicate_rngs, step
+from .metrics import PHASES, first_years, measure
+from .params import Params
+from .scenario import Scenario, compile_schedule
+from .world import LEVELS, World
+
+
+@dataclass
+class Trajectory:
+    """What one call of :func:`simulate` recorded. Time axis first, then replicate."""
+
+    ctx: Context
+    seed: int
+    replicates: list[int]  # replicate indices k (their seeds are SeedSequence(seed, spawn_key=(k,)))
+    years: np.ndarray  # (T+1,)
+    timeseries: dict[str, np.ndarray]  # metric -> (T+1, R)
+    agents: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (T+1, R, N[, X])
+    pairs: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (C, R, N, N) at checkpoint steps
+    checkpoints: list[int] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)  # (replicate, step, year, type, a, b, value)
+    final: State | None = None
+
+
+def agent_rows(st: State) -> dict[str, np.ndarray]:
+    """Per-state variables recorded each step (the `agents` table)."""
+    n = st.trust.shape[1]
+    off = ~np.eye(n, dtype=bool)
+    return {
+        "trust_mean": (st.trust * off).sum(2) / max(n - 1, 1),
+        "threat_gp": st.threat_gp.copy(),
+        "threat_neighbours": st.threat_state.max(2),
+        "transnational": st.transnational.copy(),
+        "dependence": st.dependence.copy(),
+        "posture": st.posture.copy(),
+        "membership": st.membership.copy(),
+    }
+
+
+PAIR_FIELDS = ("trust", "density", "dispute", "shared", "mutual")
+
+
+def simulate(world: World, scenario: Scenario, params: Params, seed: int, replicates: int = 1,
+             first: int = 0, steps: int | None = None, agents: bool = True, pairs: bool = True,
+             events: bool = True, checkpoint_every: int = 5, progress=None) -> Trajectory:
+    """Run replicates ``first .. first+replicates-1`` of ``seed`` for ``steps`` steps (default: the scenario's span).
+
+    ``checkpoint_every`` is in years; the pairs table holds the start, every
+    checkpoint and the end. ``progress`` (callable taking the number of steps
+    done) is called after each step.
+    """
+    ctx = Context(world, params, compile_schedule(scenario, world, steps))
+    T = ctx.schedule.steps
+    rngs = replicate_rngs(seed, replicates, first)
+    st = init_state(ctx, replicates)
+    every = max(1, int(round(checkpoint_every * ctx.schedule.steps_per_year)))
+    checkpoints = sorted(set(range(0, T + 1, every)) | {T})
+    series: dict[str, list] = {}
+    agent_series: dict[str, list] = {}
+    pair_series: dict[str, list] = {f: [] for f in PAIR_FIELDS} if pairs else {}
+    log: list | None = [] if events else None
+
+    def record():
+        for k, v in measure(st, ctx).items():
+            series.setdefault(k, []).append(v)
+        if agents:
+            for k, v in agent_rows(st).items():
+                agent_series.setdefault(k, []).append(v)
+        if pairs and st.step in checkpoints:
+            for f in PAIR_FIELDS:
+                pair_series[f].append(getattr(st, f).copy())
+
+    record()
+    for t in range(T):
+        step(st, ctx, rngs, log)
+        record()
+        if progress is not None:
+            progress(t + 1)
+    years = np.array([ctx.schedule.year(t) for t in range(T + 1)])
+    return Trajectory(
+        ctx=ctx, seed=seed, replicates=list(range(first, first + replicates)), years=years,
+        timeseries={k: np.stack(v) for k, v in series.items()},
+        agents={k: np.stack(v) for k, v in agent_series.items()},
+        pairs={k: np.stack(v) for k, v in pair_series.items()} if pairs else {},
+        checkpoints=checkpoints if pairs else [], events=log or [], final=st)
+
+
+def summarize(tr: Trajectory) -> list[dict]:
+    """One outcome record per replicate (DESIGN.md §3 "A run's summary")."""
+    ts, w = tr.timeseries, tr.ctx.world
+    phase = ts["phase"].astype(int)
+    firsts = first_years(phase, tr.years)
+    out = []
+    for r, k in enumerate(tr.replicates):
+        final_members = {inst: {code: LEVELS[int(tr.final.membership[r, i, j])]
+                                for i, code in enumerate(w.codes) if tr.final.membership[r, i, j] > 0}
+                         for j, inst in enumerate(w.institutions)}
+        ev = [e for e in tr.events if e[0] == r]
+        out.append({
+            "replicate": k,
+            "seed": tr.seed,
+            "phase_reached": PHASES[int(phase[:, r].max())],
+            "phase_final": PHASES[int(phase[-1, r])],
+            "first_year": {name: firsts[name][r] for name in PHASES[1:]},
+            "memberships": final_members,
+            "founded": {inst: bool(tr.final.founded[r, j]) for j, inst in enumerate(w.institutions)},
+            "incidents": int(ts["incidents"][1:, r].sum()),
+            "member_incidents": int(ts["member_incidents"][1:, r].sum()),
+            "joins": sum(1 for e in ev if e[3] == "join"),
+            "exits": sum(1 for e in ev if e[3] == "exit"),
+            "final": {m: float(ts[m][-1, r]) for m in
+                      ("identity", "interaction", "interest", "trust_mean", "trust_min", "peace", "depth",
+                       "members", "blocs", "region_trust")},
+        })
+    return out
+
+
+def flat_summary(record: dict) -> dict:
+    """One replicate's summary as flat columns (the row format of every results table).
+
+    Columns: replicate, seed, phase_reached, phase_final, first_year_<phase>,
+    incidents, member_incidents, joins, exits, final_<metric>, level_<inst>_<code>
+    (level name at the end) and founded_<inst>.
+    """
+    row = {k: record[k] for k in ("replicate", "seed", "phase_reached", "phase_final",
+                                  "incidents", "member_incidents", "joins", "exits")}
+    for phase, year in record["first_year"].items():
+        row[f"first_year_{phase}"] = float("nan") if year is None else year
+    for k, v in record["final"].items():
+        row[f"final_{k}"] = v
+    for inst, levels in record["memberships"].items():
+        for code, level in levels.items():
+            row[f"level_{inst}_{code}"] = level
+    for inst, on in record["founded"].items():
+        row[f"founded_{inst}"] = on
+    return row
