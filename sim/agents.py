@@ -71,6 +71,16 @@ class StateAgent(mesa.Agent):
         return out
 
     @property
+    def threat_max(self) -> float:
+        """The largest perceived threat from any great power."""
+        return float(self._st.threat_gp[0, self.index].max())
+
+    @property
+    def posture_codes(self) -> str:
+        """Postures toward each great power as text, e.g. 'RUS:hedge CHN:bandwagon USA:hedge'."""
+        return " ".join(f"{g}:{p.name.lower()}" for g, p in self.posture.items())
+
+    @property
     def posture(self) -> dict[str, Posture]:
         return {g: Posture(int(v)) for g, v in zip(self.model.world.gp_codes, self._st.posture[0, self.index])}
 

@@ -87,11 +87,18 @@ class RegionalAlignmentModel(mesa.Model):
         self.great_powers = [GreatPowerAgent(self, g) for g in range(self.world.g)]
         self.metrics = measure(self.state, self.context)
         self._history: list[dict[str, np.ndarray]] = [self.metrics]
+        # Model reporters: what mesa.batch_run and SolaraViz plots read (one row per step).
         self.datacollector = mesa.DataCollector(
-            model_reporters={name: _metric(key) for name, key in MODEL_REPORTERS.items()},
-            agent_reporters={name: _agent_attr(name) for name in
-                             ("code", "trust_mean", "community_level")},
-        )
+            model_reporters={name: _metric(key) for name, key in MODEL_REPORTERS.items()})
+        # Agent reporters per agent type live in a second collector: mesa >= 3.5's batch_run expands
+        # any agent records of `datacollector` into one row per agent, and its users expect one row
+        # per step per run.
+        self.agent_datacollector = mesa.DataCollector(agenttype_reporters={
+            StateAgent: {name: _agent_attr(name) for name in
+                         ("code", "trust_mean", "threat_max", "community_level", "posture_codes")},
+            GreatPowerAgent: {name: _agent_attr(name) for name in ("code", "strategy", "camp")},
+        })
+        self.agent_datacollector.collect(self)
         self.datacollector.collect(self)
 
     @property
@@ -108,6 +115,7 @@ class RegionalAlignmentModel(mesa.Model):
         self.metrics = measure(self.state, self.context)
         self._history.append(self.metrics)
         self.datacollector.collect(self)
+        self.agent_datacollector.collect(self)
         if self.state.step >= self.context.schedule.steps:
             self.running = False
 
