@@ -218,8 +218,11 @@ def mutual_interest(st: State, ctx: Context) -> np.ndarray:
     interests) mixed with route complementarity (weight ``route_weight``).
     """
     v = np.concatenate([st.threat_gp, st.transnational[:, :, None]], axis=2)
-    lo = np.minimum(v[:, :, None, :], v[:, None, :, :]).sum(-1)
-    hi = np.maximum(v[:, :, None, :], v[:, None, :, :]).sum(-1)
+    lo = np.zeros(st.trust.shape)
+    for f in range(v.shape[2]):  # one (R,N,N) pass per threat source keeps memory at O(N^2)
+        lo += np.minimum(v[:, :, None, f], v[:, None, :, f])
+    total = v.sum(2)
+    hi = total[:, :, None] + total[:, None, :] - lo  # sum of maxima = sum of both - sum of minima
     overlap = np.where(hi > 0, lo / np.where(hi > 0, hi, 1.0), 0.0)
     rw = ctx.params.interaction.route_weight
     return ((1 - rw) * overlap + rw * ctx.route_comp) * ctx.offdiag
@@ -453,10 +456,12 @@ def bounded_confidence(st: State, ctx: Context, contact: np.ndarray) -> None:
     """
     p = ctx.params.identity
     x = st.identity
-    diff = x[:, None, :, :] - x[:, :, None, :]  # [r, i, j, f] = x_j - x_i
-    pull = (contact[..., None] & (np.abs(diff) < p.confidence)) * diff
+    pull = np.empty_like(x)
+    for f in range(x.shape[2]):
+        diff = x[:, None, :, f] - x[:, :, None, f]  # [r, i, j] = x_jf - x_if
+        pull[:, :, f] = np.where(contact & (np.abs(diff) < p.confidence), diff, 0.0).sum(2)
     ncontact = np.maximum(contact.sum(2), 1)[:, :, None]
-    st.identity = np.clip(x + p.convergence * pull.sum(2) / ncontact, 0.0, 1.0)
+    st.identity = np.clip(x + p.convergence * pull / ncontact, 0.0, 1.0)
 
 
 def cultural_pull(st: State, ctx: Context) -> None:
@@ -711,6 +716,5 @@ def step(st: State, ctx: Context, rngs: list[np.random.Generator], log: list | N
         deepen(st, ctx, log)
     np.clip(st.trust, 0.0, 1.0, out=st.trust)
     _unit_diagonal(st.trust)
-    st.shared = shared_institutions(st)
     st.step += 1
     return st

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .dynamics import Context, State, init_state, replicate_rngs, step
+from .dynamics import Context, State, init_state, replicate_rngs, shared_institutions, step
 from .metrics import PHASES, first_years, measure
 from .params import Params
 from .scenario import Scenario, compile_schedule
@@ -80,6 +80,7 @@ def simulate(world: World, scenario: Scenario, params: Params, seed: int, replic
             for k, v in agent_rows(st).items():
                 agent_series.setdefault(k, []).append(v)
         if pairs and st.step in checkpoints:
+            st.shared = shared_institutions(st)  # as of the end of the step, after this step's choices
             for f in PAIR_FIELDS:
                 pair_series[f].append(getattr(st, f).copy())
 
