@@ -78,8 +78,8 @@ class IdentityParams:
     """Bounded-confidence identity dynamics (Deffuant et al. 2000; Wendt 1994)."""
 
     confidence: float = 0.3  # [0,1] epsilon: features move only when closer than this
-    convergence: float = 0.2  # [0,0.5] mu: share of the gap closed per contact
-    cultural_pull: float = 0.1  # [0,5] /yr pull toward the members' centre at full depth
+    convergence: float = 0.05  # [0,0.5] mu: share of the gap closed per contact
+    cultural_pull: float = 0.05  # [0,5] /yr pull toward the members' centre at full depth
 
 
 @dataclass
