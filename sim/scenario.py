@@ -82,6 +82,8 @@ class Scenario:
     # institution -> founded at start (overrides the world); founded False clears its members.
     founded: dict[str, bool] = field(default_factory=dict)
     partner_format: list[str] = field(default_factory=list)  # institutions whose partner level is open
+    # Multiplies the world's initial pair trust (today's): < 1 for a start before today's ties existed.
+    trust_scale: float = 1.0
     events: list[Event] = field(default_factory=list)
 
     @property
@@ -105,6 +107,8 @@ class Schedule:
     membership: np.ndarray  # (N, K) starting levels
     founded: np.ndarray  # (K,) starting foundedness
     partner_open: np.ndarray  # (K,) bool
+    trust_scale: float = 1.0  # factor on the world's initial pair trust
+    found_given: np.ndarray | None = None  # (K,) bool: the scenario schedules this institution's founding
 
     @property
     def dt(self) -> float:
@@ -130,13 +134,15 @@ def compile_schedule(scenario: Scenario, world: World, steps: int | None = None)
         raise ScenarioError(f"scenario.end_year={scenario.end_year} must be after start_year={scenario.start_year}")
     if scenario.steps_per_year < 1:
         raise ScenarioError(f"scenario.steps_per_year={scenario.steps_per_year} must be >= 1")
+    if not 0.0 <= scenario.trust_scale <= 1.0:
+        raise ScenarioError(f"scenario.trust_scale={scenario.trust_scale} is out of range; allowed [0, 1]")
     T = scenario.steps if steps is None else int(steps)
     G = len(world.gp_codes)
     base = np.tile(np.array(astuple_strategy(GreatPowerStrategy())), (G, 1))
     for code, strat in scenario.great_powers.items():
         g = _lookup(world.gp_codes, code, "great power", f"scenario.great_powers.{code}")
         base[g] = astuple_strategy(strat)
-    _check_strategy(base, "scenario.great_powers")
+    _check_strategy(base, "scenario.great_powers", world.gp_codes)
     strategy = np.repeat(base[None], max(T, 1), axis=0)
 
     membership = np.array(world.membership, dtype=np.int8)
@@ -181,24 +187,26 @@ def compile_schedule(scenario: Scenario, world: World, steps: int | None = None)
                     v = getattr(ev, name)
                     if v is not None:
                         strategy[step:, g, c] = v
-                _check_strategy(strategy[step], where)
+                _check_strategy(strategy[step], where, world.gp_codes)
             continue
         if 0 <= step < T:
             events.setdefault(step, []).append(ev)
     return Schedule(scenario.start_year, scenario.steps_per_year, T, strategy, events,
-                    membership, founded, partner_open)
+                    membership, founded, partner_open, float(scenario.trust_scale),
+                    np.array([any(ev.type == "found" and ev.institution == name for ev in scenario.events)
+                              for name in world.institutions]))
 
 
 def astuple_strategy(s: GreatPowerStrategy) -> tuple[float, ...]:
     return (s.capacity, s.inducement, s.coercion, s.wedge, s.security)
 
 
-def _check_strategy(arr: np.ndarray, where: str) -> None:
+def _check_strategy(arr: np.ndarray, where: str, codes: tuple[str, ...]) -> None:
     names = ("capacity",) + STRATEGIES
     bad = np.argwhere((arr < 0) | (arr > 1) | ~np.isfinite(arr))
     if len(bad):
         g, c = bad[0]
-        raise ScenarioError(f"{where}: great power #{g} '{names[c]}'={arr[g, c]} is out of range; allowed [0, 1]")
+        raise ScenarioError(f"{where}: {codes[g]}.{names[c]}={arr[g, c]:g} is out of range; allowed [0, 1]")
 
 
 def _level(name: str, where: str) -> int:

@@ -53,7 +53,7 @@ GP_REQUIRED = ("capability", "drive")
 INST_REQUIRED = ("depth",)
 INST_OPTIONAL = ("community", "leaders", "founded", "default_eligibility")
 TOP_REQUIRED = ("features", "great_powers", "institutions", "states")
-TOP_OPTIONAL = ("name", "defaults", "pairs")
+TOP_OPTIONAL = ("name", "pair_defaults", "pairs")  # not "defaults": Hydra reserves that key in conf/world/*.yaml
 
 
 class WorldError(ValueError):
@@ -230,8 +230,8 @@ def world_from_dict(data: Mapping, source: str = "<dict>") -> World:
         top.fail(f"field 'features' = {_show(feats)} must be a non-empty list of distinct names")
     features = tuple(feats)
 
-    defaults = top.table("defaults", data.get("defaults"), optional=PAIR_FIELDS)
-    pair_default = {key: top.num(f"defaults.{key}", defaults.get(key, val))
+    defaults = top.table("pair_defaults", data.get("pair_defaults"), optional=PAIR_FIELDS)
+    pair_default = {key: top.num(f"pair_defaults.{key}", defaults.get(key, val))
                     for key, val in PAIR_DEFAULTS.items()}
 
     # Great powers.

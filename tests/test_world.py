@@ -176,7 +176,7 @@ BAD = [
     ("state code clash", _set("states/RUS", {}), ["field 'states'", "'RUS'", "great-power code"]),
     ("state not mapping", _set("states/AZE", 3), ["state 'AZE'", "must be a mapping"]),
     ("unknown top", _set("stats", {}), ["unknown field 'stats'", "allowed:"]),
-    ("defaults range", _set("defaults/trust", 3), ["field 'defaults.trust' = 3 is out of range"]),
+    ("defaults range", _set("pair_defaults/trust", 3), ["field 'pair_defaults.trust' = 3 is out of range"]),
     ("features", _set("features", ["language", "language"]), ["field 'features'", "distinct"]),
 ]
 

@@ -1,0 +1,379 @@
+"""The Hydra face: ``python -m sim`` / the ``sim`` console script (DESIGN.md §1-2, docs/DATA.md).
+
+``@hydra.main`` is a thin wrapper around :func:`run`, a plain function of the
+composed config that tests call directly. A run validates everything first
+(:func:`sim.config.validate`: schema, ranges, world, scenario against the
+world, experiment design, output directory) and only then writes; the run
+directory is complete when ``summary.json`` exists (it is written last).
+
+Errors in the user's input (:data:`sim.config.USER_ERRORS` and Hydra's own
+composition errors) are reported as ONE line on stderr, ``sim: error: ...``,
+naming the key and what is allowed, with exit status 2 and no traceback
+(set ``HYDRA_FULL_ERROR=1`` for Hydra's full report). In a single run they are
+caught by :class:`RunGuard` before Hydra creates the run directory, so an
+existing run is never touched. In a multirun (``-m``) each job's failure is
+caught, written to ``error.txt`` in that job's folder and logged; the other
+jobs go on, and the process exits with status 1 at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import sys
+from collections import Counter
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from .config import CONF_DIR, HYDRA_VERSION_BASE, USER_ERRORS, Config, ConfigError, config_hash, validate
+from .io import write_json_atomic, write_parquet_atomic, write_text_atomic
+from .metrics import PHASES
+
+log = logging.getLogger("sim")
+#: Output folders of multirun jobs that failed in this process (read by :func:`main` to set the exit status).
+FAILED_JOBS: list[str] = []
+USAGE_EXIT = 2
+
+
+class RunDirError(ConfigError):
+    """The output directory cannot take this run (unwritable, or it already holds a finished run)."""
+
+
+# --------------------------------------------------------------------------- output directory
+
+
+def check_output_dir(path: str | Path, key: str = "hydra.run.dir") -> Path:
+    """Refuse a directory that holds a finished run (``summary.json``) or cannot be created/written."""
+    path = Path(path).absolute()
+    if (path / "summary.json").exists():
+        raise RunDirError(f"{key}={path}: already holds a finished run (summary.json); choose a new directory")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    why = "not a directory" if not probe.is_dir() else None if os.access(probe, os.W_OK | os.X_OK) else \
+        "permission denied"
+    if why is None:
+        try:  # what Hydra does next anyway; the only reliable test (root passes os.access everywhere)
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+    if why is not None:
+        raise RunDirError(f"{key}={path}: cannot write there ({why} at {probe}); choose a writable directory")
+    return path
+
+
+def run_dir_of(cfg) -> Path:
+    """Hydra's output directory of this job, or ``hydra.run.dir`` of a config composed with its hydra node."""
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    if "hydra" in cfg:
+        return Path(cfg.hydra.run.dir)
+    raise ConfigError("no output directory: run through Hydra, compose with return_hydra_config=True, "
+                      "or pass run_dir")
+
+
+def world_source(cfg) -> str:
+    """How to name the world in messages: the chosen world config (``turkic.yaml``), else 'config'."""
+    if HydraConfig.initialized():
+        return f"{HydraConfig.get().runtime.choices.get('world', 'config')}.yaml"
+    if "hydra" in cfg:
+        return f"{OmegaConf.select(cfg, 'hydra.runtime.choices.world', default='config')}.yaml"
+    return "config"
+
+
+def command_line() -> str:
+    """The command that made this run, as the user typed it (Hydra overrides when available)."""
+    if HydraConfig.initialized():
+        hc = HydraConfig.get()
+        mode = " -m" if hc.mode == RunMode.MULTIRUN else ""
+        return shlex.join(["python", "-m", "sim"]) + mode + "".join(" " + shlex.quote(o) for o in hc.overrides.task)
+    return shlex.join([Path(sys.executable).name, *sys.argv])
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict:
+    """Run one composed config and write its run directory; return the summary (``summary.json``'s content).
+
+    With ``cfg.experiment`` set, hands over to the batch engine
+    (``sim.batch.run_experiment(cfg, run_dir)``) and returns its result.
+    Otherwise runs ``cfg.replicates`` seeded replicates of world x scenario and
+    writes the tables, figures and summary of docs/DATA.md.
+    """
+    v = validate(cfg, world_source(cfg))
+    out = check_output_dir(run_dir if run_dir is not None else run_dir_of(cfg))
+    if cfg.experiment is not None:
+        from .batch import run_experiment
+
+        return run_experiment(cfg, out)
+
+    from .figures import write_run_figures
+    from .simulate import simulate, summarize
+    from .tables import run_tables
+
+    with progress_bar(cfg.progress, v.schedule.steps, v.scenario.name) as tick:
+        tr = simulate(v.world, v.scenario, v.params, seed=cfg.seed, replicates=cfg.replicates,
+                      steps=cfg.steps, checkpoint_every=cfg.checkpoint_every, progress=tick)
+    tables = run_tables(tr)
+    for name, df in tables.items():
+        write_parquet_atomic(df, out / f"{name}.parquet")
+    span = f"{tr.years[0]:g}-{tr.years[-1]:g}"
+    if cfg.figures:
+        write_run_figures(tables, v.world, out / "figures", f"{v.scenario.name} ({span}), world {v.world.name}",
+                          cfg.network_years, seed=cfg.seed)
+    summary = {
+        "sim_version": _version(), "config_hash": config_hash(cfg), "seed": cfg.seed,
+        "seeds": [{"replicate": k, "spawn_key": [k]} for k in tr.replicates],
+        "world": v.world.name, "scenario": v.scenario.name, "years": [tr.years[0], tr.years[-1]],
+        "command": command_line(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "replicates": summarize(tr),
+    }
+    summary["aggregate"] = aggregate(summary["replicates"], tables["events"], v.world)
+    write_json_atomic(summary, out / "summary.json")  # last: its presence marks a complete run
+    print(describe(summary, out))
+    return summary
+
+
+def _version() -> str:
+    """The installed package version (``sim.__version__``)."""
+    from . import __version__
+
+    return __version__
+
+
+@contextmanager
+def progress_bar(enabled: bool, total: int, name: str):
+    """A tqdm bar on stderr that appears only if the run lasts more than 2 s; yields the progress callback."""
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=f"sim {name}", unit="step", file=sys.stderr, delay=2.0, leave=False) as bar:
+        yield lambda done: bar.update(done - bar.n)
+
+
+def aggregate(records: list[dict], events, world) -> dict:
+    """Across replicates: phase counts, median first years, final community members, joins and exits per state."""
+    community = world.institutions[world.community]
+    firsts = {p: [r["first_year"][p] for r in records if r["first_year"][p] is not None] for p in PHASES[1:]}
+    moves = events[(events["replicate"] >= 0) & events["type"].isin(["join", "exit"])]
+    counts = {kind: {inst: dict(sorted(Counter(g["a"]).items())) for inst, g in df.groupby("b", sort=True)}
+              for kind, df in (("joins", moves[moves["type"] == "join"]), ("exits", moves[moves["type"] == "exit"]))}
+    in_community = moves[moves["b"] == community]
+    return {
+        "replicates": len(records),
+        "phase_reached": {p: sum(r["phase_reached"] == p for r in records) for p in PHASES},
+        "phase_final": {p: sum(r["phase_final"] == p for r in records) for p in PHASES},
+        "first_year_median": {p: float(np.median(v)) if v else None for p, v in firsts.items()},
+        "community": community,
+        "final_members": {c: sum(r["memberships"][community].get(c) == "member" for r in records)
+                          for c in world.codes},
+        **counts,
+        "joined_community": {c: int(g["replicate"].nunique()) for c, g in
+                             in_community[in_community["type"] == "join"].groupby("a", sort=True)},
+        "left_community": {c: int(g["replicate"].nunique()) for c, g in
+                           in_community[in_community["type"] == "exit"].groupby("a", sort=True)},
+    }
+
+
+def describe(summary: dict, out: Path | None = None) -> str:
+    """A short human summary: phase reached and when, in how many replicates; who joined or left the community."""
+    agg, n = summary["aggregate"], summary["aggregate"]["replicates"]
+    comm = agg["community"]
+
+    def share(d):
+        """'TUR 20/20, AZE 19/20': states by count, most first; 'none' if empty."""
+        return ", ".join(f"{c} {k}/{n}" for c, k in sorted(d.items(), key=lambda kv: (-kv[1], kv[0])) if k) or "none"
+
+    reached = ", ".join(f"{p} {k}/{n}" + (f" (median first year {agg['first_year_median'][p]:g})"
+                                          if p != "none" and agg["first_year_median"][p] is not None else "")
+                        for p, k in agg["phase_reached"].items() if k)
+    lines = [f"{summary['scenario']} {summary['years'][0]:g}-{summary['years'][1]:g}, world {summary['world']}, "
+             f"{n} replicates, seed {summary['seed']}",
+             f"  highest phase reached: {reached}",
+             f"  phase at the end:      {', '.join(f'{p} {k}/{n}' for p, k in agg['phase_final'].items() if k)}",
+             f"  {comm} members at the end: {share(agg['final_members'])}",
+             f"  joined {comm} (or moved up a level): {share(agg['joined_community'])}",
+             f"  left {comm} (or moved down a level): {share(agg['left_community'])}"]
+    if out is not None:
+        lines.append(f"  written to {out}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- Hydra glue
+
+
+def one_line(message) -> str:
+    """The first line of a message with its whitespace collapsed."""
+    return " ".join(str(message).split("\n")[0].split())
+
+
+def fail(message, status: int = USAGE_EXIT):
+    """Print ``sim: error: <first line of message>`` on stderr and exit."""
+    print(f"sim: error: {one_line(message)}", file=sys.stderr)
+    sys.exit(status)
+
+
+class RunGuard(Callback):
+    """Checks a single run before Hydra creates or writes its directory; refuses to reuse a finished sweep.
+
+    Registered in ``conf/config.yaml`` under ``hydra.callbacks``. ``on_run_start``
+    is called by Hydra after composition and before ``run_job`` writes
+    ``.hydra/`` and the log file, so bad input leaves nothing behind.
+    """
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        """Validate the config and the run directory; exit with one line on a user error."""
+        try:
+            validate(config, f"{OmegaConf.select(config, 'hydra.runtime.choices.world', default='config')}.yaml")
+            check_output_dir(config.hydra.run.dir)
+        except USER_ERRORS as exc:
+            fail(exc)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        """Refuse a sweep directory that is unwritable or already holds finished runs (jobs are checked one by one)."""
+        sweep = Path(config.hydra.sweep.dir)
+        try:
+            finished = next(sweep.glob("**/summary.json"), None) if sweep.is_dir() else None
+            if finished is not None:
+                raise RunDirError(f"hydra.sweep.dir={sweep.absolute()}: already holds finished runs "
+                                  f"({finished.relative_to(sweep)}); choose a new directory")
+            check_output_dir(sweep, "hydra.sweep.dir")
+        except USER_ERRORS as exc:
+            fail(exc)
+
+
+def _experiment_failures(result) -> str | None:
+    """A one-line note if a batch-engine result reports failed runs (the engine itself does not stop on them)."""
+    failed = result.get("failed", 0) if isinstance(result, dict) else 0
+    return f"{failed} run(s) of the experiment failed; see status and error in results.parquet" if failed else None
+
+
+def _task(cfg: DictConfig):
+    """The function Hydra runs per job: :func:`run`, with per-job error capture in a multirun."""
+    if HydraConfig.get().mode != RunMode.MULTIRUN:
+        try:
+            result = run(cfg)
+        except USER_ERRORS as exc:
+            fail(exc)
+        if _experiment_failures(result):
+            fail(_experiment_failures(result), status=1)
+        return result
+    out = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        result = run(cfg)
+        if _experiment_failures(result):
+            log.error("job %s: %s", out, _experiment_failures(result))
+            FAILED_JOBS.append(str(out))
+        return result
+    except Exception as exc:  # noqa: BLE001 - one job's failure must not lose the others' results
+        line = one_line(exc if isinstance(exc, USER_ERRORS) else f"{type(exc).__name__}: {exc}")
+        if not isinstance(exc, RunDirError):  # never write into a finished run
+            write_text_atomic(line + "\n", out / "error.txt")
+        log.error("job %s failed: %s", HydraConfig.get().job.override_dirname or out, line,
+                  exc_info=not isinstance(exc, USER_ERRORS))
+        FAILED_JOBS.append(str(out))
+        return None
+
+
+def hydra_message(exc: BaseException) -> str | None:
+    """One line for a Hydra/OmegaConf composition error naming the key and what is allowed; None if not one."""
+    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+    if isinstance(exc, MissingConfigException):
+        missing = (exc.missing_cfg_file or "").strip("/")
+        group, _, name = missing.rpartition("/")
+        if group and exc.options is not None:
+            return f"{group}={name}: no such {group} config; available: {', '.join(exc.options) or 'none'}"
+        return str(exc).split("\n")[0]
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{mark.name} line {mark.line + 1}, column {mark.column + 1}" if mark else "a config file"
+        return f"YAML error in {where}: {exc.problem or exc.context}"
+    if isinstance(exc, OverrideParseException):
+        return f"cannot parse override '{exc.override}': {exc.message.splitlines()[0]}"
+    cause = exc.__cause__ if isinstance(exc, ConfigCompositionException) else exc
+    if isinstance(cause, OmegaConfBaseException):
+        key = getattr(cause, "full_key", "") or ""
+        first = str(cause).split("\n")[0]
+        if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and key:
+            parent, _, leaf = key.rpartition(".")
+            allowed = schema_keys(parent)
+            where = f"under {parent}" if parent else "at the top level"
+            return f"{key}: unknown key; " + (f"allowed {where}: {', '.join(allowed)}" if allowed else
+                                              f"{parent} has no such key in the composed config")
+        return f"{key}: {first}" if key else first
+    if isinstance(exc, ConfigCompositionException):
+        return str(exc).split("\n")[0]
+    return None
+
+
+def schema_keys(path: str) -> list[str]:
+    """The keys the schema allows at a dotted path (for 'allowed: ...' messages)."""
+    node = OmegaConf.select(OmegaConf.structured(Config), path) if path else OmegaConf.structured(Config)
+    return [str(k) for k in node.keys()] if OmegaConf.is_dict(node) else []
+
+
+@contextmanager
+def one_line_hydra_errors():
+    """Report Hydra's composition errors as one ``sim: error:`` line instead of its multi-line report.
+
+    Wraps ``hydra._internal.utils.run_and_report`` (Hydra 1.3), through which
+    ``hydra.main`` runs composition: a composition error is reworded by
+    :func:`hydra_message` and ends the process with status 2; anything else
+    (and everything when ``HYDRA_FULL_ERROR=1``) goes to Hydra's own report.
+    """
+    import hydra._internal.utils as hydra_utils
+
+    original = hydra_utils.run_and_report
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        yield
+        return
+
+    def run_and_report(func):
+        """Hydra's run_and_report around a version of ``func`` that rewords composition errors."""
+        def reworded():
+            """Call ``func``; a composition error becomes one ``sim: error:`` line and exit status 2."""
+            try:
+                return func()
+            except Exception as exc:  # noqa: BLE001 - classified below, re-raised if not a config error
+                message = hydra_message(exc)
+                if message is None:
+                    raise
+                fail(message)
+
+        return original(reworded)
+
+    hydra_utils.run_and_report = run_and_report
+    try:
+        yield
+    finally:
+        hydra_utils.run_and_report = original
+
+
+def main() -> None:
+    """Console entry point (``sim`` and ``python -m sim``): Hydra's command line around :func:`run`."""
+    import hydra
+
+    # DESIGN.md §1 writes `+experiment=NAME`; with `experiment: null` in the defaults Hydra wants `experiment=NAME`.
+    sys.argv = [a[1:] if a.startswith("+experiment=") else a for a in sys.argv]
+    FAILED_JOBS.clear()
+    task = hydra.main(version_base=HYDRA_VERSION_BASE, config_path=str(CONF_DIR), config_name="config")(_task)
+    with one_line_hydra_errors():
+        task()
+    if FAILED_JOBS:
+        print(f"sim: error: {len(FAILED_JOBS)} job(s) failed; see error.txt in: {', '.join(FAILED_JOBS)}",
+              file=sys.stderr)
+        sys.exit(1)

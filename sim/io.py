@@ -1,0 +1,82 @@
+"""Atomic file writes: a killed job never leaves a half-written file that looks complete.
+
+DESIGN.md §4 and docs/DATA.md: every table, summary and figure is written to a
+temporary name in the destination directory, flushed to disk and then renamed
+over the final name with :func:`os.replace` (atomic on POSIX and Windows when
+both names are on one file system, which the same directory guarantees).
+Shared by the Hydra face (`sim.cli`) and the batch engine (`sim.batch`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from contextlib import suppress
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read the process umask once: mkstemp creates 0600 files, finished files get the usual mode
+
+def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Call ``write(fh)`` on a temporary binary file beside ``path``, fsync it, then rename it to ``path``.
+
+    On any error the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_parquet_atomic(df, path: str | Path) -> Path:
+    """Write a pandas DataFrame as Parquet (pyarrow, no index) atomically."""
+    return write_atomic(path, lambda fh: df.to_parquet(fh, engine="pyarrow", index=False))
+
+
+def _jsonable(obj: Any) -> Any:
+    """numpy scalars/arrays to Python; NaN/inf to None (JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def write_json_atomic(obj: Any, path: str | Path) -> Path:
+    """Write ``obj`` as indented UTF-8 JSON (numpy values converted, NaN as null) atomically."""
+    text = json.dumps(_jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def write_text_atomic(text: str, path: str | Path) -> Path:
+    """Write a UTF-8 text file atomically."""
+    return write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def write_figure_atomic(fig, path: str | Path, dpi: int = 120) -> Path:
+    """Save a matplotlib figure atomically; the format comes from the final name's suffix (e.g. PNG)."""
+    fmt = Path(path).suffix.lstrip(".") or "png"
+    return write_atomic(path, lambda fh: fig.savefig(fh, format=fmt, dpi=dpi, bbox_inches="tight"))
