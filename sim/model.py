@@ -57,17 +57,23 @@ class RegionalAlignmentModel(mesa.Model):
         params: a Params (default: the model defaults).
         replicate: which replicate of the master seed to run (see module docstring).
         rng: Mesa's seed.
-        **overrides: parameter overrides by dotted or double-underscore path,
+        **kwargs: parameter overrides by dotted or double-underscore path,
             e.g. ``pressure__intensity=0.8`` or ``**{"identity.confidence": 0.2}``.
     """
 
     def __init__(self, world: World | str = "turkic", scenario_name: Scenario | str = "baseline",
-                 params: Params | None = None, replicate: int = 0, rng=None, **overrides):
+                 params: Params | None = None, replicate: int = 0, rng=None, **kwargs):
+        # `**kwargs` (so spelt: mesa 3.3's SolaraViz accepts page parameters only through it) holds
+        # parameter overrides, and `scenario`: a string or Scenario is this model's scenario; anything
+        # else is mesa >= 3.5's own experimental Scenario, passed on unless it is the empty one SolaraViz
+        # adds on Reset beside a seed (mesa.Model refuses the pair: "rng and scenario.rng must be the same").
+        overrides = dict(kwargs)
         mesa_scenario = overrides.pop("scenario", None)
         if isinstance(mesa_scenario, (str, Scenario)):
             scenario_name, mesa_scenario = mesa_scenario, None
-        kwargs = {"scenario": mesa_scenario} if mesa_scenario is not None else {}
-        super().__init__(rng=rng, **kwargs)
+        elif mesa_scenario is not None and rng is not None and getattr(mesa_scenario, "rng", None) is None:
+            mesa_scenario = None
+        super().__init__(rng=rng, **({"scenario": mesa_scenario} if mesa_scenario is not None else {}))
         self.world = load_world(world) if isinstance(world, str) else world
         self.regional_scenario = load_scenario(scenario_name) if isinstance(scenario_name, str) else scenario_name
         params = params if params is not None else Params()
