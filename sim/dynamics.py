@@ -39,8 +39,10 @@ MEMBER = LEVELS.index("member")
 BALANCE, HEDGE, BANDWAGON = -1, 0, 1
 #: Depth at which each security mechanism of DOMAIN.md §5 becomes available:
 #: statements, emergency ministerial meetings, defence-industry ties, collective security.
-SECURITY_MECHANISMS = (("statements", 0.25), ("emergency_meetings", 0.5),
-                       ("defence_industry", 0.7), ("collective_security", 0.9))
+#: The OTS today (depth 0.35 in conf/world/turkic.yaml) has the first two; collective security at 0.8
+#: is also the default depth threshold of tight coupling (params.phase.tight_depth).
+SECURITY_MECHANISMS = (("statements", 0.15), ("emergency_meetings", 0.3),
+                       ("defence_industry", 0.45), ("collective_security", 0.8))
 
 
 def replicate_rngs(seed: int, replicates: int, first: int = 0) -> list[np.random.Generator]:
@@ -140,7 +142,7 @@ def init_state(ctx: Context, replicates: int) -> State:
     def rep(a, dtype=float):
         return np.repeat(np.asarray(a, dtype=dtype)[None], R, axis=0)
 
-    trust = rep(w.trust)
+    trust = rep(w.trust * s.trust_scale + (1 - s.trust_scale) * np.eye(n))
     zeros_nn = np.zeros((R, n, n))
     st = State(
         step=0, trust=trust, density=zeros_nn.copy(), dispute=rep(w.dispute), identity=rep(w.identity),
@@ -552,10 +554,10 @@ def choose(st: State, ctx: Context, pr: Pressure, sim: np.ndarray, u_review: np.
     sovereignty-sensitive states): U_balance = security theta_ig (c_i + w_ic T_i,members) - economy d_ig;
     U_hedge = hedge_bonus s_i; U_bandwagon = economy d_ig + offer o_ig.
 
-    Membership level l of i in k: U = w(l) B_ik - switch_cost |l - l_now| with
+    Membership level l of i in k: U = w(l) B_ik - [l = member] sovereignty s_i (commitment + depth_k)
+    - switch_cost |l - l_now| with
     B_ik = security depth_k threat_ik + economy econ_ik + identity fit_ik + trust (T_i,k - 1/2)
-           - sovereignty s_i depth_k - punishment sum_{g not leading k} punish_ig
-           + offer sum_{g leading k} o_ig - entry_cost,
+           - punishment sum_{g not leading k} punish_ig + offer sum_{g leading k} o_ig - entry_cost,
     where threat_ik is i's largest threat not posed by k's own leader, econ_ik is
     dependence on k's leader (or route complementarity with k's members for an
     unled institution), fit_ik identity closeness to k's members' centre and
@@ -598,11 +600,13 @@ def choose(st: State, ctx: Context, pr: Pressure, sim: np.ndarray, u_review: np.
         fit = np.where(tot[:, None] > 0, 1 - np.sqrt(((x - centre[:, None]) ** 2).mean(-1)), 0.5)
         fit = fit * (not ctx.led[k])  # identity fit draws states to a community, not to a great power's instrument
         B[:, :, k] += (p.economy * econ + p.identity * fit + p.trust * (pair_row_mean(st.trust, inside) - 0.5)
-                       - p.sovereignty * st.sovereignty * st.depth[:, k, None]
                        - p.punishment * (pr.punish * (1 - lead[k])).sum(-1)
                        + p.offer * (pr.offer * lead[k]).sum(-1) - p.entry_cost)
+    # Only full members pool sovereignty: partners and observers commit to nothing (Adler 1991).
+    sov_cost = p.sovereignty * st.sovereignty[:, :, None] * (p.commitment + st.depth[:, None, :])
     levels = np.arange(len(LEVELS))
-    U = LEVEL_WEIGHT[None, None, None, :] * B[..., None] - p.switch_cost * np.abs(levels - st.membership[..., None])
+    U = (LEVEL_WEIGHT[None, None, None, :] * B[..., None] - (levels == MEMBER) * sov_cost[..., None]
+         - p.switch_cost * np.abs(levels - st.membership[..., None]))
     allowed = (levels <= w.eligibility[None, :, :, None]) & ((levels == 0) | st.founded[:, None, :, None])
     partner_ok = st.partner_open | ctx.led[None, :]
     allowed &= (levels != 1) | partner_ok[:, None, :, None]
@@ -639,8 +643,9 @@ def deepen(st: State, ctx: Context, log: list | None = None) -> None:
     erodes by erode_rate dt when mean trust falls below erode_trust. Depth
     thresholds unlock the OTS's security tools (``SECURITY_MECHANISMS``).
 
-    If the community institution does not exist and endogenous founding is on,
-    it is founded when an eligible state and at least min_founders - 1 eligible
+    If the community institution does not exist, endogenous founding is on and
+    the scenario does not schedule its founding (a given founding, such as the
+    2009 Nakhchivan Agreement in the historical scenario), it is founded when an eligible state and at least min_founders - 1 eligible
     partners trust it at least found_trust (the 2009 Nakhchivan pattern).
     """
     p, w = ctx.params.institutions, ctx.world
@@ -661,7 +666,7 @@ def deepen(st: State, ctx: Context, log: list | None = None) -> None:
                 for r in np.flatnonzero((old < level) & (st.depth[:, k] >= level)):
                     log.append((int(r), st.step, year, "deepening", name, w.institutions[k], level))
     c = w.community
-    if p.endogenous_founding and not st.founded[:, c].all():
+    if p.endogenous_founding and not ctx.schedule.found_given[c] and not st.founded[:, c].all():
         elig = w.eligibility[:, c] == MEMBER
         for r in np.flatnonzero(~st.founded[:, c]):
             A = (st.trust[r] >= p.found_trust) & ctx.offdiag & elig[:, None] & elig[None, :]

@@ -105,7 +105,8 @@ class ChoiceParams:
     economy: float = 0.6  # [0,10] weight of routes and economy
     identity: float = 0.8  # [0,10] weight of identity fit with the members
     trust: float = 0.8  # [0,10] weight of trust in the members
-    sovereignty: float = 1.2  # [0,10] weight of sovereignty cost
+    sovereignty: float = 1.2  # [0,10] weight of sovereignty cost (borne by full members only)
+    commitment: float = 0.2  # [0,10] sovereignty cost of full membership even in a shallow institution
     punishment: float = 1.0  # [0,10] weight of expected great-power punishment
     offer: float = 1.0  # [0,10] weight of a great power's security offer
     entry_cost: float = 0.1  # [0,10] fixed cost of full membership
@@ -193,7 +194,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "disputes.settle_rate": (0, 10),
     "choice.review_rate": (0, 1000), "choice.temperature": (1e-6, 10), "choice.security": (0, 10),
     "choice.economy": (0, 10), "choice.identity": (0, 10), "choice.trust": (0, 10),
-    "choice.sovereignty": (0, 10), "choice.punishment": (0, 10), "choice.offer": (0, 10),
+    "choice.sovereignty": (0, 10), "choice.commitment": (0, 10), "choice.punishment": (0, 10), "choice.offer": (0, 10),
     "choice.entry_cost": (0, 10), "choice.switch_cost": (0, 10), "choice.hedge_bonus": (0, 10),
     "institutions.deepen_rate": (0, 5), "institutions.deepen_trust": _UNIT,
     "institutions.erode_trust": _UNIT, "institutions.erode_rate": (0, 5),
