@@ -192,9 +192,11 @@ def describe(summary: dict, out: Path | None = None) -> str:
     agg, n = summary["aggregate"], summary["aggregate"]["replicates"]
     comm = agg["community"]
 
-    def share(d):
-        """'TUR 20/20, AZE 19/20': states by count, most first; 'none' if empty."""
-        return ", ".join(f"{c} {k}/{n}" for c, k in sorted(d.items(), key=lambda kv: (-kv[1], kv[0])) if k) or "none"
+    def share(d, most=12):
+        """'TUR 20/20, AZE 19/20': states by count, most first, at most `most` of them; 'none' if empty."""
+        items = [f"{c} {k}/{n}" for c, k in sorted(d.items(), key=lambda kv: (-kv[1], kv[0])) if k]
+        more = f" and {len(items) - most} more" if len(items) > most else ""
+        return ", ".join(items[:most]) + more if items else "none"
 
     reached = ", ".join(f"{p} {k}/{n}" + (f" (median first year {agg['first_year_median'][p]:g})"
                                           if p != "none" and agg["first_year_median"][p] is not None else "")
