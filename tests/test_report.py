@@ -1,0 +1,274 @@
+"""The whole report on a run, a multirun and an experiment directory, each with one broken job."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pandas as pd
+import pytest
+import report_fixtures as F
+from matplotlib.figure import Figure
+
+import sim
+from sim.report import FIGURE_NAMES, Options, make_report
+from sim.report import data as D
+from sim.report import plots as P
+from sim.report.__main__ import main
+from sim.report.load import load
+
+IMG = re.compile(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+"')
+CAPTION = re.compile(r"<figcaption><b>Figure (\d+)\. ")
+
+
+def snapshot(root):
+    return {p.relative_to(root): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")
+            if "report" not in p.relative_to(root).parts}
+
+
+def assert_self_contained(page: str) -> None:
+    """No external URL anywhere; every src/href is a data: URI or a #fragment."""
+    assert not re.search(r"https?://", page, re.I)
+    assert "//" not in re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page)  # no protocol-relative URL
+    for attr in re.findall(r"""(?:src|href)\s*=\s*["']?([^"'\s>]*)""", page, re.I):
+        assert attr.startswith("data:") or attr.startswith("#"), attr
+    assert "<link" not in page and "@import" not in page and "url(" not in page
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report_e2e")
+    dirs = {
+        "run": F.write_run_dir(root / "run", broken="agents", scenario_name=F.SCRIPT_NAME,
+                               description="A hostile <b>description</b> citing https://example.org/x"),
+        "multi": F.write_multirun_dir(root / "multi"),
+        "exp": F.write_experiment_dir(root / "exp"),
+        "morris": F.write_experiment_dir(root / "morris", kind="morris", samples=2, failed=[],
+                                         factors={"params.pressure.intensity": [0.0, 1.0],
+                                                  "params.identity.confidence": [0.0, 1.0]}),
+    }
+    before = {k: snapshot(d) for k, d in dirs.items()}
+    out = {k: make_report(d, options=Options(pdf=(k == "run"))) for k, d in dirs.items()}
+    return dirs, out, before
+
+
+def drawn(rep):
+    return {f.name for f in rep.figures if f.drawn}
+
+
+def test_every_kind_draws_what_its_inputs_allow(reports):
+    _, rep, _ = reports
+    assert drawn(rep["multi"]) == {"conditions", "phase_probability", "time_to_phase", "memberships", "network",
+                                   "postures"}
+    # the run's agents.parquet is corrupt: postures skipped, memberships fall back to the final levels
+    assert drawn(rep["run"]) == {"conditions", "phase_probability", "time_to_phase", "memberships", "network"}
+    assert drawn(rep["exp"]) == {"conditions", "phase_probability", "time_to_phase", "phase_diagram", "memberships"}
+    assert drawn(rep["morris"]) == drawn(rep["exp"]) | {"sensitivity"}
+    for r in rep.values():
+        assert [f.name for f in r.figures] == list(FIGURE_NAMES)
+        for f in r.figures:
+            assert f.drawn != bool(f.note)  # skipped figures carry their one-line note
+
+
+def test_html_has_every_figure_with_caption_and_no_external_reference(reports):
+    _, rep, _ = reports
+    for r in rep.values():
+        page = (r.out / "report.html").read_text()
+        n = len(drawn(r))
+        assert len(IMG.findall(page)) == n
+        assert [int(k) for k in CAPTION.findall(page)] == list(range(1, n + 1))
+        for f in r.figures:
+            if f.drawn:
+                assert f.caption and len(f.caption) > 40
+                assert (r.out / "figures" / f"{f.name}.png").exists()
+            else:
+                assert "Skipped: <b>" + f.title in page
+        assert f"sim {sim.__version__}" in page
+        assert_self_contained(page)
+
+
+def test_scenario_names_are_escaped(reports):
+    _, rep, _ = reports
+    page = (rep["run"].out / "report.html").read_text()
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "<b>description</b>" not in page and "&lt;b&gt;description&lt;/b&gt;" in page
+    assert "example.org" in page  # the text is there, as text, not as a link
+
+
+def test_run_report_lists_the_broken_files(reports):
+    _, rep, _ = reports
+    r = rep["run"]
+    page = (r.out / "report.html").read_text()
+    assert "Unreadable or missing files (2)" in page
+    assert "agents.parquet" in page and "events.parquet" in page
+    res = pd.read_parquet(r.out / "results.parquet")
+    assert len(res) == 3 and res["status"].eq("ok").all()
+    assert (r.out / "figures" / "conditions.pdf").exists()  # PDFs for papers
+    assert (r.out / "figures" / "conditions.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_multirun_report_counts_and_lists_the_failed_job(reports):
+    dirs, rep, _ = reports
+    r = rep["multi"]
+    res = pd.read_parquet(r.out / "results.parquet")
+    csv = pd.read_csv(r.out / "results.csv")
+    assert len(res) == len(csv) == 9
+    assert res["status"].value_counts().to_dict() == {"ok": 8, "failed": 1}
+    st = r.tables["status"].set_index("status")["rows"].to_dict()
+    assert st == {"ok": 8, "failed": 1, "incomplete": 0}
+    failed = pd.read_csv(r.out / "failed.csv")
+    assert failed["job"].tolist() == ["params.pressure.intensity=1.5,scenario=baseline"]
+    page = (r.out / "report.html").read_text()
+    assert "Failed and incomplete jobs (1 row(s))" in page and "outside [0, 1]" in page
+    assert "1 failed or incomplete row(s)" in page
+    counts = pd.read_csv(r.out / "phase_counts.csv").set_index("label")
+    assert counts["ok"].sum() == 8 and counts["failed"].sum() == 1
+    # the others are all there, in the figures' numbers too
+    cond = next(f for f in r.figures if f.name == "conditions").data
+    assert cond["bands"]["group"].nunique() == 4 and cond["bands"]["n"].max() == 2
+
+
+def test_experiment_report_counts_failed_rows_and_draws_the_phase_diagram(reports):
+    _, rep, _ = reports
+    r = rep["exp"]
+    res = pd.read_parquet(r.out / "results.parquet")
+    assert len(res) == 12 and (res["status"] == "failed").sum() == 1
+    diag = next(f for f in r.figures if f.name == "phase_diagram").data
+    assert diag["kind"] == "grid" and diag["z"].shape == (3, 2)
+    assert int(diag["n"].sum()) == 11  # the failed replicate is not in any cell
+    page = (r.out / "report.html").read_text()
+    assert "Does more pressure" in page and "python -m sim +experiment=pressure_identity_grid" in page
+
+
+def test_sensitivity_of_a_morris_design(reports):
+    _, rep, _ = reports
+    s = next(f for f in rep["morris"].figures if f.name == "sensitivity").data
+    assert set(s["index"]) == {"mu_star", "sigma"}
+    assert set(s["factor"]) == {"params.pressure.intensity", "params.identity.confidence"}
+
+
+def test_inputs_untouched_and_no_temporary_left(reports):
+    dirs, rep, before = reports
+    for k, d in dirs.items():
+        assert snapshot(d) == before[k]
+        assert not [p for p in d.iterdir() if p.name.startswith(".report")]
+
+
+def test_reports_inside_an_input_are_not_read_as_results(reports, tmp_path):
+    dirs, rep, _ = reports
+    assert (dirs["multi"] / "report" / "results.parquet").exists()
+    shutil.copytree(rep["multi"].out, dirs["multi"] / "second")  # a report written with -o under another name
+    try:
+        for d in ("multi", "exp"):
+            assert len(load(dirs[d]).frame()) == len(pd.read_parquet(rep[d].out / "results.parquet"))
+    finally:
+        shutil.rmtree(dirs["multi"] / "second")
+
+
+def test_rerun_replaces_the_report(tmp_path):
+    d = F.write_run_dir(tmp_path / "killed", broken="summary", replicates=1, steps=1)  # nothing to draw: fast
+    out = tmp_path / "rep"
+    make_report(d, out, Options(pdf=False))
+    (out / "stale.txt").write_text("old")
+    make_report(d, out, Options(pdf=False))
+    assert not (out / "stale.txt").exists() and (out / "report.html").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["killed", "rep"]
+
+
+def test_cli(reports, tmp_path, capsys):
+    dirs, _, _ = reports
+    assert main([str(dirs["exp"]), "-o", str(tmp_path / "r"), "--no-pdf", "--outcome", "ascendant"]) == 0
+    out = capsys.readouterr().out
+    assert "rows: 12 (ok 11, failed 1, incomplete 0)" in out
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "P(ascendant)" in page and "--outcome ascendant" in page
+    assert main([str(tmp_path / "nothing")]) == 2
+    assert "no such directory" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main([str(dirs["exp"]), "--outcome", "mature"])
+    assert e.value.code == 2
+
+
+def test_empty_multirun_still_reports(tmp_path):
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "multirun.yaml").write_text("hydra: {}\n")
+    r = make_report(d, options=Options(pdf=False))
+    assert not drawn(r)
+    assert (r.out / "report.html").exists() and len(pd.read_parquet(r.out / "results.parquet")) == 0
+
+
+# --------------------------------------------------------------------------- drawing functions (smoke)
+
+def labelled(fig: Figure) -> bool:
+    return any(ax.get_xlabel() for ax in fig.axes) and any(ax.get_ylabel() for ax in fig.axes)
+
+
+def test_drawing_functions_return_labelled_figures(reports):
+    _, rep, _ = reports
+    seen = set()
+    for r in rep.values():
+        for f in r.figures:
+            if not f.drawn or (f.name, type(f.data)) in seen:
+                continue
+            seen.add((f.name, type(f.data)))
+            draw = {"conditions": P.plot_conditions, "phase_probability": P.plot_phase_probability,
+                    "time_to_phase": P.plot_time_to_phase, "phase_diagram": P.plot_phase_diagram,
+                    "network": P.plot_network, "postures": P.plot_postures, "sensitivity": P.plot_sensitivity,
+                    "memberships": (lambda d: P.plot_membership_timeline(d, "OTS") if isinstance(d, dict)
+                                    else P.plot_membership_final(d, "OTS"))}[f.name]
+            with P.style():
+                fig = draw(f.data)
+            assert isinstance(fig, Figure) and labelled(fig), f.name
+
+
+def test_sobol_plot_and_binned_diagram_draw():
+    s = pd.DataFrame({"outcome": "final_trust_mean", "factor": ["a", "a", "b", "b"], "index": ["S1", "ST"] * 2,
+                      "value": [0.7, 0.8, 0.1, 0.2], "conf": [0.05, 0.05, 0.02, 0.03]})
+    assert labelled(P.plot_sensitivity(s))
+    df = pd.DataFrame({"x": [0.0, 0.3, 0.6, 1.0] * 3, "y": [0.1, 0.5, 0.9, 0.2] * 3, "status": "ok",
+                       "phase_reached": ["none", "mature-loose", "mature-tight", "nascent"] * 3})
+    assert labelled(P.plot_phase_diagram(D.phase_diagram_data(df, "x", "y", bins=3, max_levels=2)))
+
+
+def test_library_use_through_load(reports):
+    dirs, _, _ = reports
+    s = load(dirs["multi"])
+    ts = s.read_job_table("timeseries", ["replicate", "year", "trust_mean", "phase"])
+    d = D.conditions_data(ts, metrics=("trust_mean",))
+    assert set(d["bands"]["group"]) == set(s.frame(["label", "status"]).query("status == 'ok'")["label"])
+
+
+def test_many_points_bin_and_pick_representatives(tmp_path):
+    """An LHS sweep with more points than can be listed: phase bars binned, 4 groups drawn, grid binned."""
+    d = F.big_experiment(tmp_path / "big", points=200, replicates=5, steps=4)
+    r = make_report(d, options=Options(pdf=False))
+    figs = {f.name: f for f in r.figures}
+    assert len(pd.read_parquet(r.out / "results.parquet")) == 1000
+    assert figs["phase_probability"].data.index[0].startswith("pressure.intensity in [")
+    assert figs["phase_probability"].data["n"].sum() == (r.study.frame(["status"])["status"] == "ok").sum()
+    assert figs["conditions"].data["bands"]["group"].nunique() == 4
+    assert figs["phase_diagram"].data["kind"] == "binned"
+    assert "4 of 200 groups shown" in figs["conditions"].caption
+    page = (r.out / "report.html").read_text()
+    assert "more row(s) in phase_counts.csv" in page  # the page lists 60 groups, the CSV all 200
+    assert len(pd.read_csv(r.out / "phase_counts.csv")) == 200
+
+
+def test_refuses_to_replace_an_input_or_foreign_directory(tmp_path, capsys):
+    d = F.write_run_dir(tmp_path / "killed", broken="summary", replicates=1, steps=1)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    for out in (d, tmp_path, tmp_path / "mine"):
+        assert main([str(d), "-o", str(out), "--no-pdf"]) == 2
+        assert "choose a new" in capsys.readouterr().err
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me" and (d / ".hydra").exists()
+
+
+def test_names_with_dollar_signs_are_drawn_literally():
+    df = pd.DataFrame({"none": [0.5], "nascent": [0.5], "ascendant": [0.0], "mature-loose": [0.0],
+                       "mature-tight": [0.0], "n": [2]}, index=pd.Index(["cost $5 vs $10 ^_^"], name="group"))
+    fig = P.plot_phase_probability(df)
+    fig.canvas.draw()  # mathtext would fail here on an unescaped name
+    assert fig.axes[0].get_yticklabels()[0].get_text() == r"cost \$5 vs \$10 ^_^"
