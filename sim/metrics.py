@@ -58,11 +58,9 @@ def blocs(trust: np.ndarray, threshold: float) -> np.ndarray:
         if np.array_equal(nxt, labels):
             break
         labels = nxt
-    out = np.zeros(R, dtype=np.int64)
-    for r in range(R):
-        _, counts = np.unique(labels[r], return_counts=True)
-        out[r] = int((counts >= 2).sum())
-    return out
+    # component sizes of all replicates in one bincount (labels are state indices 0..n-1)
+    sizes = np.bincount((labels + n * np.arange(R)[:, None]).ravel(), minlength=R * n).reshape(R, n)
+    return (sizes >= 2).sum(1).astype(np.int64)
 
 
 def measure(st: State, ctx: Context) -> dict[str, np.ndarray]:
