@@ -261,9 +261,20 @@ def test_resume_after_sigkill_gives_exactly_the_full_table(tmp_path):
 # --------------------------------------------------------------------------- launchers
 
 
-def test_submitit_local_multirun_over_shards_merges_to_the_single_machine_table(serial, tmp_path):
-    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
-    p = subprocess.run(sim_cmd("-m", "+experiment=test_tiny", "hydra/launcher=local", "experiment.num_shards=2",
+LAUNCHERS = {
+    # submitit's local executor: the same code path as SLURM (extra `slurm`)
+    "submitit_local": ("hydra_plugins.hydra_submitit_launcher", ["hydra/launcher=local"]),
+    # Ray in local mode: a one-machine cluster started by the launcher (extra `ray`)
+    "ray_local": ("hydra_plugins.hydra_ray_launcher", ["hydra/launcher=ray_cluster", "hydra.launcher.ray.init.address=null",
+                                                       "hydra.launcher.ray.remote.num_cpus=1"]),
+}
+
+
+@pytest.mark.parametrize("launcher", list(LAUNCHERS))
+def test_launcher_multirun_over_shards_merges_to_the_single_machine_table(serial, tmp_path, launcher):
+    plugin, overrides = LAUNCHERS[launcher]
+    pytest.importorskip(plugin, reason=f"{launcher}: launcher plugin not installed (pip install -e '.[cluster]')")
+    p = subprocess.run(sim_cmd("-m", "+experiment=test_tiny", *overrides, "experiment.num_shards=2",
                                "experiment.shard=range(0,2)", "experiment.workers=1",
                                f"hydra.sweep.dir={tmp_path}"), cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
