@@ -66,7 +66,9 @@ def agents_table(tr: Trajectory) -> pd.DataFrame:
 
 def events_table(tr: Trajectory) -> pd.DataFrame:
     """One row per logged event: replicate (-1 = scheduled, in every replicate), step, year, type, a, b, value."""
-    rows = [(int(r), int(s), float(y), str(t), str(a), str(b), float(v)) for r, s, y, t, a, b, v in tr.events]
+    # the log holds batch positions; the table holds replicate indices k (they differ when first > 0)
+    rows = [(tr.replicates[r] if r >= 0 else -1, int(s), float(y), str(t), str(a), str(b), float(v))
+            for r, s, y, t, a, b, v in tr.events]
     df = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
     return df.astype(EVENT_COLUMNS)
 
