@@ -21,7 +21,7 @@ from omegaconf import OmegaConf
 from sim.cli import check_output_dir, run
 from sim.config import CONF_DIR, HYDRA_VERSION_BASE, USER_ERRORS, build_world, config_hash, validate
 from sim.design import ExperimentConfig
-from sim.figures import conditions_data, memberships_data, network_data, pick_years, write_run_figures
+from sim.figures import write_run_figures
 from sim.io import write_atomic, write_json_atomic
 from sim.params import RANGES, Params, flatten
 from sim.scenario import Scenario, ScenarioError, load_scenario
@@ -279,41 +279,6 @@ def test_tables_have_one_row_per_key_in_order(small_run):
     assert list(ev.columns) == ["replicate", "step", "year", "type", "a", "b", "value"]
     assert (ev["replicate"] >= -1).all() and set(ev["type"]) <= {"join", "exit", "incident", "backing", "deepening",
                                                                   "founding"} | {f"shock:{x}" for x in ("gp", "war")}
-
-
-def test_conditions_data_is_the_replicate_quantiles_and_lower_median_phase():
-    ts = pd.DataFrame({"replicate": [0, 1, 2, 3] * 2, "year": [2025.0] * 4 + [2026.0] * 4,
-                       "identity": [0, 1, 2, 3, 4, 4, 4, 4], "interaction": 0.5, "interest": 0.25,
-                       "trust_mean": 1.0, "phase": [0, 1, 2, 3, 1, 1, 2, 2]})
-    d = conditions_data(ts)
-    np.testing.assert_array_equal(d["years"], [2025, 2026])
-    np.testing.assert_allclose(d["identity"]["q50"], [1.5, 4])
-    np.testing.assert_allclose(d["identity"]["q10"], [0.3, 4])
-    np.testing.assert_array_equal(d["phase"], [1, 1])  # lower median of [0 1 2 3] and [1 1 2 2]
-    assert d["replicates"] == 4
-
-
-def test_memberships_data_is_the_share_of_replicates_at_each_level():
-    ag = pd.DataFrame({"replicate": [0, 0, 1, 1], "year": [2025.0] * 4, "state": ["A", "B", "A", "B"],
-                       "level_OTS": [3, 2, 3, 0]})
-    d = memberships_data(ag, "OTS", ("A", "B"))
-    np.testing.assert_array_equal(d["shares"]["member"], [[1.0], [0.0]])
-    np.testing.assert_array_equal(d["shares"]["observer"], [[0.0], [0.5]])
-    np.testing.assert_array_equal(d["shares"]["partner"], [[0.0], [0.0]])
-
-
-def test_network_data_edges_are_median_trust_at_the_chosen_checkpoints(small_run):
-    world, tr, t = small_run
-    assert pick_years([2025.0, 2027.0, 2029.0, 2031.0], []) == [2025.0, 2027.0, 2031.0]
-    assert pick_years([2025.0, 2030.0], [2026, 2029]) == [2025.0, 2030.0]
-    d = network_data(t["pairs"], t["agents"], world, [2031])
-    (panel,) = d["panels"]
-    median = np.median(tr.pairs["trust"][-1], axis=0)
-    expected = {(world.codes[i], world.codes[j]) for i in range(world.n) for j in range(i + 1, world.n)
-                if median[i, j] >= 0.5}
-    assert panel["year"] == 2031.0 and {(a, b) for a, b, _ in panel["edges"]} == expected
-    assert panel["member_share"]["TUR"] == 1.0 and panel["member_share"]["ARM"] == 0.0
-    assert d["pos"] == network_data(t["pairs"], t["agents"], world, [2031])["pos"]  # seeded layout
 
 
 def test_run_figures_are_written(small_run, tmp_path):
