@@ -564,6 +564,8 @@ def choose(st: State, ctx: Context, pr: Pressure, sim: np.ndarray, u_review: np.
     T_i,k mean trust in k's members (Keohane 1984; Mearsheimer 1994/95: rival
     institutions pull against the community). Levels above eligibility, in
     unfounded institutions, or 'partner' where no partner format is open, are excluded.
+    A regional power values an institution without a great-power leader by
+    ``regional_power.leadership`` more (its platform; Harutyunyan et al. 2025).
     Identity fit counts only for institutions without a great-power leader:
     a community rests on shared identity (Adler & Barnett 1998), a great
     power's institution is an instrument of its strategy (Mearsheimer 1994/95).
@@ -602,6 +604,10 @@ def choose(st: State, ctx: Context, pr: Pressure, sim: np.ndarray, u_review: np.
         B[:, :, k] += (p.economy * econ + p.identity * fit + p.trust * (pair_row_mean(st.trust, inside) - 0.5)
                        - p.punishment * (pr.punish * (1 - lead[k])).sum(-1)
                        + p.offer * (pr.offer * lead[k]).sum(-1) - p.entry_cost)
+        if ctx.params.mechanisms.regional_power and not ctx.led[k]:
+            # A rising regional power leads the community institution it belongs to: its platform for
+            # courting neighbours and preventing hostile coalitions (Harutyunyan et al. 2025).
+            B[:, :, k] += ctx.params.regional_power.leadership * ctx.regional_power
     # Only full members pool sovereignty: partners and observers commit to nothing (Adler 1991).
     sov_cost = p.sovereignty * st.sovereignty[:, :, None] * (p.commitment + st.depth[:, None, :])
     levels = np.arange(len(LEVELS))

@@ -138,6 +138,7 @@ class RegionalPowerParams:
     backing: float = 0.15  # [0,1] trust shift when it backs a partner in an incident
     margin: float = 0.2  # [0,1] trust gap needed to take a side
     watch: float = 0.5  # [0,5] extra great-power wedge on pairs involving a regional power
+    leadership: float = 0.5  # [0,10] utility a regional power draws from an institution no great power leads
 
 
 @dataclass
@@ -201,7 +202,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "institutions.veto_margin": _UNIT, "institutions.found_trust": _UNIT,
     "institutions.min_founders": (2, 10_000), "institutions.found_depth": _UNIT,
     "regional_power.threshold": _UNIT, "regional_power.courting": (0, 50),
-    "regional_power.backing": _UNIT, "regional_power.margin": _UNIT, "regional_power.watch": (0, 5),
+    "regional_power.backing": _UNIT, "regional_power.margin": _UNIT, "regional_power.watch": (0, 5), "regional_power.leadership": (0, 10),
     "phase.nascent_members": (2, 10_000), "phase.ascendant_trust": _UNIT,
     "phase.ascendant_identity": _UNIT, "phase.ascendant_interaction": _UNIT,
     "phase.mature_peace": _UNIT, "phase.mature_years": (0, 100), "phase.mature_min_trust": _UNIT,
