@@ -61,6 +61,7 @@ from typing import Any
 
 import numpy as np
 
+from . import __version__
 from .design import Factor, describe, point_values, points
 from .params import Params, with_overrides
 from .scenario import GreatPowerStrategy, Scenario
@@ -750,15 +751,6 @@ def experiment_hash(cfg) -> str:
     return config_hash(data)
 
 
-def _command() -> str:
-    argv0 = sys.argv[0] if sys.argv else ""
-    if argv0.endswith(os.path.join("sim", "__main__.py")):
-        head = ["python", "-m", "sim"]
-    else:
-        head = [os.path.basename(argv0) or "python"]
-    return " ".join(head + sys.argv[1:])
-
-
 def output_dir(run_dir: Path, shard: int, num_shards: int) -> Path:
     """Where a job writes: ``run_dir``, or ``run_dir/shard_<i>of<K>`` for a shard (unless run_dir already is it)."""
     run_dir = Path(run_dir)
@@ -766,12 +758,6 @@ def output_dir(run_dir: Path, shard: int, num_shards: int) -> Path:
         return run_dir
     name = f"shard_{shard}of{num_shards}"
     return run_dir if run_dir.name == name else run_dir / name
-
-
-def _sim_version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 def run_experiment(cfg, run_dir) -> dict:
@@ -785,6 +771,7 @@ def run_experiment(cfg, run_dir) -> dict:
     """
     from omegaconf import OmegaConf
 
+    from .cli import command_line  # main process only: workers never import Hydra's face
     from .config import ConfigError, validate
     from .design import DesignError, as_design
     from .design import validate as validate_design
@@ -839,8 +826,8 @@ def run_experiment(cfg, run_dir) -> dict:
         n_points = len(table["point"])
         meta = {
             "name": exp.name, "description": exp.description, "design": describe(design), "points": n_points,
-            "replicates": R, "seed": int(cfg.seed), "sim_version": _sim_version(), "config_hash": digest,
-            "shard": shard, "num_shards": num_shards, "done": 0, "failed": 0, "command": _command(),
+            "replicates": R, "seed": int(cfg.seed), "sim_version": __version__, "config_hash": digest,
+            "shard": shard, "num_shards": num_shards, "done": 0, "failed": 0, "command": command_line(),
             "created": created, "status": "running", "metrics": list(metrics), "world": v.world.name,
             "scenario": v.scenario.name, "steps": cfg.steps,
         }

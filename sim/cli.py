@@ -34,6 +34,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from . import __version__
 from .config import CONF_DIR, HYDRA_VERSION_BASE, USER_ERRORS, Config, ConfigError, config_hash, validate
 from .io import write_json_atomic, write_parquet_atomic, write_text_atomic
 from .metrics import PHASES
@@ -132,7 +133,7 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict:
         write_run_figures(tables, v.world, out / "figures", f"{v.scenario.name} ({span}), world {v.world.name}",
                           cfg.network_years, seed=cfg.seed)
     summary = {
-        "sim_version": _version(), "config_hash": config_hash(cfg), "seed": cfg.seed,
+        "sim_version": __version__, "config_hash": config_hash(cfg), "seed": cfg.seed,
         "seeds": [{"replicate": k, "spawn_key": [k]} for k in tr.replicates],
         "world": v.world.name, "scenario": v.scenario.name, "years": [tr.years[0], tr.years[-1]],
         "command": command_line(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -142,13 +143,6 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict:
     write_json_atomic(summary, out / "summary.json")  # last: its presence marks a complete run
     print(describe(summary, out))
     return summary
-
-
-def _version() -> str:
-    """The installed package version (``sim.__version__``)."""
-    from . import __version__
-
-    return __version__
 
 
 @contextmanager

@@ -203,11 +203,17 @@ def members(st: State, ctx: Context) -> np.ndarray:
     return (st.membership[:, :, c] == MEMBER) & st.founded[:, c, None]
 
 
-def pair_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Mean of a pair quantity over distinct pairs of masked states; 0 where fewer than 2. (R,)"""
+def pair_mask(mask: np.ndarray) -> np.ndarray:
+    """Distinct pairs (i != j) of masked states. (R,N,N) bool"""
     pm = mask[:, :, None] & mask[:, None, :]
     n = pm.shape[1]
     pm[:, np.arange(n), np.arange(n)] = False
+    return pm
+
+
+def pair_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of a pair quantity over distinct pairs of masked states; 0 where fewer than 2. (R,)"""
+    pm = pair_mask(mask)
     cnt = pm.sum((1, 2))
     return np.where(cnt > 0, (values * pm).sum((1, 2)) / np.maximum(cnt, 1), 0.0)
 

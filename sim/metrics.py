@@ -29,17 +29,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dynamics import BALANCE, BANDWAGON, HEDGE, Context, State, members, pair_mean, similarity
+from .dynamics import BALANCE, BANDWAGON, HEDGE, Context, State, members, pair_mask, pair_mean, similarity
 
 PHASES = ("none", "nascent", "ascendant", "mature-loose", "mature-tight")
 CONDITIONS = ("identity", "interaction", "interest")
 
 
 def _pair_min(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    pm = mask[:, :, None] & mask[:, None, :]
-    n = pm.shape[1]
-    pm[:, np.arange(n), np.arange(n)] = False
-    out = np.where(pm, values, np.inf).min((1, 2))
+    out = np.where(pair_mask(mask), values, np.inf).min((1, 2))
     return np.where(np.isfinite(out), out, 0.0)
 
 
@@ -70,8 +67,8 @@ def measure(st: State, ctx: Context) -> dict[str, np.ndarray]:
     c = ctx.world.community
     year = ctx.schedule.year(st.step)
     n_members = mem.sum(1)
-    pm = mem[:, :, None] & mem[:, None, :]
-    last = np.where(pm & ctx.offdiag, st.last_incident, -np.inf).max((1, 2))
+    pm = pair_mask(mem)
+    last = np.where(pm, st.last_incident, -np.inf).max((1, 2))
     since = year - np.maximum(last, ctx.schedule.start_year)
     out = {
         "year": np.full(st.replicates, year),
