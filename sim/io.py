@@ -9,6 +9,7 @@ Shared by the Hydra face (`sim.cli`) and the batch engine (`sim.batch`).
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -23,26 +24,51 @@ import numpy as np
 _UMASK = os.umask(0)
 os.umask(_UMASK)  # read the process umask once: mkstemp creates 0600 files, finished files get the usual mode
 
+
+class WriteError(OSError):
+    """A file could not be written (disk full, permission, ...); ``filename`` is the file meant, never the temp name.
+
+    An :class:`OSError` with the original ``errno`` and ``strerror``, so callers
+    can tell a full disk (``errno.ENOSPC``) from other failures; :func:`os_error_line`
+    words it as one line.
+    """
+
+
 def write_atomic(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
     """Call ``write(fh)`` on a temporary binary file beside ``path``, fsync it, then rename it to ``path``.
 
-    On any error the temporary file is removed and ``path`` is left as it was.
+    On any error the temporary file is removed and ``path`` is left as it was;
+    an :class:`OSError` (e.g. the disk is full) is raised again as a
+    :class:`WriteError` naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
+    except BaseException as exc:
+        if tmp is not None:
+            with suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise WriteError(exc.errno, exc.strerror or str(exc), str(path)) from exc
         raise
     return path
+
+
+def os_error_line(exc: OSError, doing: str = "write") -> str:
+    """One line for a failed read or write: the path, what went wrong, and 'disk full' for ENOSPC/EDQUOT."""
+    what = exc.strerror or type(exc).__name__
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = f"{what} (disk full)"
+    where = f" {exc.filename}" if exc.filename else ""
+    return f"cannot {doing}{where}: {what}"
 
 
 def write_parquet_atomic(df, path: str | Path) -> Path:
