@@ -164,6 +164,10 @@ def compile_schedule(scenario: Scenario, world: World, steps: int | None = None)
     events: dict[int, list[Event]] = {}
     for n, ev in enumerate(scenario.events):
         where = f"scenario.events[{n}] ({ev.type} {ev.year:g})"
+        for name in ("year", "value", "capacity", *STRATEGIES):  # NaN would pass every range check below
+            v = getattr(ev, name)
+            if v is not None and not np.isfinite(v):
+                raise ScenarioError(f"{where}: field '{name}' = {v} is not a finite number")
         if ev.type not in EVENT_TYPES:
             raise ScenarioError(f"{where}: unknown event type '{ev.type}'; allowed: {', '.join(EVENT_TYPES)}")
         for req in EVENT_TYPES[ev.type]:
@@ -242,5 +246,11 @@ def load_scenario(name: str | Path) -> Scenario:
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml")))
         raise ScenarioError(f"scenario '{name}' not found; available: {known}")
-    with open(path, encoding="utf-8") as fh:
-        return scenario_from_dict(yaml.safe_load(fh) or {})
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"scenario {path}: cannot read file ({' '.join(str(exc).split())}); "
+                            "it must be UTF-8 YAML") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"scenario {path}: top level must be a mapping of fields, got a {type(data).__name__}")
+    return scenario_from_dict(data)
