@@ -64,6 +64,7 @@ import numpy as np
 from . import __version__
 from .design import Factor, describe, point_values, points
 from .params import Params, with_overrides
+from .resources import cpu_count
 from .scenario import GreatPowerStrategy, Scenario
 from .simulate import flat_summary, simulate, summarize
 from .world import World
@@ -183,12 +184,19 @@ def _error_text(exc: BaseException) -> str:
 
 #: Test-only hook: a comma-separated list of points whose runs raise (exercises failure handling end to end).
 FAIL_POINTS_ENV = "SIM_BATCH_TEST_FAIL_POINTS"
+#: Test-only hook: points whose runs kill their worker process with SIGKILL (as the OS does when memory runs out).
+KILL_POINTS_ENV = "SIM_BATCH_TEST_KILL_POINTS"
 
 
 def _simulate_block(base: Base, inputs, first: int, count: int, point: int = -1):
     hook = os.environ.get(FAIL_POINTS_ENV)
     if hook and str(point) in hook.split(","):
         raise RuntimeError(f"test failure of point {point} ({FAIL_POINTS_ENV})")
+    kill = os.environ.get(KILL_POINTS_ENV)
+    if kill and str(point) in kill.split(",") and _BASE is not None:  # only ever in a worker process
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
     world, scenario, params, steps = inputs
     # events on: joins and exits in the summary are counted from the event log.
     tr = simulate(world, scenario, params, base.seed, replicates=count, first=first, steps=steps,
@@ -280,13 +288,6 @@ def _worker_task(task: Task) -> TaskResult:
 def _worker_modules(_=None) -> list[str]:
     """Top-level modules loaded in a worker (tests check that mesa and hydra are not)."""
     return sorted({name.split(".")[0] for name in sys.modules})
-
-
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover -- not Linux
-        return os.cpu_count() or 1
 
 
 # --------------------------------------------------------------------------- keys, shards, tasks
@@ -445,7 +446,7 @@ def done_keys(directory: Path) -> set[tuple[int, int]]:
 
     keys: set[tuple[int, int]] = set()
     for res, _, _ in chunk_files(Path(directory) / CHUNKS):
-        t = pq.read_table(res, columns=["point", "replicate", "status"])
+        t = _read_chunk(res, columns=["point", "replicate", "status"])
         keys.update((p, r) for p, r, s in zip(t.column("point").to_pylist(), t.column("replicate").to_pylist(),
                                               t.column("status").to_pylist()) if s == "ok")
     return keys
@@ -503,12 +504,22 @@ def _aggregates_from_series(series, metrics):
     return frames
 
 
+def _read_chunk(path, columns=None):
+    """A chunk file as an Arrow table; :class:`BatchError` naming it if it cannot be read (e.g. truncated)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path, columns=columns)
+    except Exception as exc:  # noqa: BLE001 -- a damaged file is named, never a traceback
+        raise BatchError(f"{path} cannot be read ({' '.join(str(exc).split())[:200]}); rerun the experiment's "
+                         "command to set the damaged chunk aside and recompute its runs") from None
+
+
 def _read_tables(files):
     """One pandas DataFrame from Parquet files whose schemas may differ (missing columns null); None if none."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    tables = [pq.read_table(f) for f in files]
+    tables = [_read_chunk(f) for f in files]
     if not tables:
         return None
     return pa.concat_tables(tables, promote_options="permissive").to_pandas()
@@ -691,6 +702,8 @@ def worker_pool(base: Base, workers: int):
                                  initializer=_init_worker, initargs=(base,)) as pool:
             for _ in range(workers):
                 pool.submit(_ready)
+            # the worker processes (one spawned per submit), kept to say how one died
+            pool.sim_processes = list(getattr(pool, "_processes", {}).values())
             yield pool
     finally:
         for v, old in saved.items():
@@ -698,6 +711,24 @@ def worker_pool(base: Base, workers: int):
                 os.environ.pop(v, None)
             else:
                 os.environ[v] = old
+
+
+def _death(pool) -> str:
+    """How a worker of a broken pool died: 'a worker process (pid 12) was killed by SIGKILL (...)'."""
+    import signal
+
+    for proc in getattr(pool, "sim_processes", []):
+        code = proc.exitcode
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            why = " (the OS kills a process this way when memory runs out)" if -code == signal.SIGKILL else ""
+            return f"a worker process (pid {proc.pid}) was killed by {name}{why}"
+        if code not in (None, 0):
+            return f"a worker process (pid {proc.pid}) exited with status {code}"
+    return "a worker process died (out of memory or killed?)"
 
 
 def _run_pool(pool, tasks: list[Task], workers: int, record, prepare) -> None:
@@ -720,7 +751,7 @@ def _run_pool(pool, tasks: list[Task], workers: int, record, prepare) -> None:
                 if nxt is not None:
                     pending.add(pool.submit(_worker_task, nxt))
     except BrokenProcessPool:
-        raise BatchError("a worker process died (out of memory or killed?); finished runs are saved, "
+        raise BatchError(f"{_death(pool)}; the finished runs are saved in chunks/, "
                          "rerun the same command to resume") from None
     except BaseException:
         for fut in pending:
@@ -742,13 +773,88 @@ def experiment_hash(cfg) -> str:
 
     from .config import config_hash
 
-    data = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else copy.deepcopy(cfg)
+    if isinstance(cfg, dict):
+        data = copy.deepcopy(cfg)
+    else:  # resolve everything but the hydra node (not resolvable before Hydra sets up a job)
+        data = {str(k): OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
+                for k in cfg if k != "hydra"}
     data.pop("hydra", None)
     for k in EXECUTION_TOP_KEYS:
         data.pop(k, None)
     for k in EXECUTION_KEYS:
         (data.get("experiment") or {}).pop(k, None)
     return config_hash(data)
+
+
+def check_resume(out: Path, digest: str) -> dict | None:
+    """Refuse to run an experiment into ``out`` unless it is new or holds this same experiment (by config hash).
+
+    Returns the old ``experiment.json`` when resuming, None for a new
+    directory. Raises :class:`sim.config.ConfigError` (one line) when ``out``
+    holds a single run (``summary.json``), another experiment, an unreadable
+    ``experiment.json``, or chunks without ``experiment.json``. Reads only:
+    called by the Hydra guard before anything is written, and again by
+    :func:`run_experiment`.
+    """
+    from .config import ConfigError  # main process only
+
+    out = Path(out)
+    advice = "choose a new output directory (hydra.run.dir=...)"
+    if (out / "summary.json").exists():
+        raise ConfigError(f"refusing to run an experiment into {out}: it holds a finished single run "
+                          f"(summary.json); {advice}")
+    if (out / "experiment.json").exists():
+        try:
+            old = _read_experiment(out)
+            if not isinstance(old, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"refusing to resume into {out}: {out / 'experiment.json'} is unreadable "
+                              f"({' '.join(str(exc).split())}); {advice}") from None
+        if old.get("config_hash") != digest:
+            raise ConfigError(f"refusing to resume into {out}: it holds another experiment (config hash "
+                              f"{str(old.get('config_hash'))[:12]}, this config {digest[:12]}); {advice}")
+        return old
+    if (out / CHUNKS).exists() and any((out / CHUNKS).glob("*.results.parquet")):
+        raise ConfigError(f"refusing to resume into {out}: chunks/ without experiment.json; {advice}")
+    return None
+
+
+#: Suffix given to a chunk file that cannot be read (kept for inspection, never read again).
+DAMAGED = ".damaged"
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why a Parquet file cannot be read in full (e.g. truncated by a crash), or None if it reads."""
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_table(path)
+    except Exception as exc:  # noqa: BLE001 -- any failure to read means the chunk cannot be trusted
+        return " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+    return None
+
+
+def set_aside_damaged(directory: Path) -> list[str]:
+    """Rename every chunk with an unreadable file to ``<file>.damaged`` (all files of that chunk); return notes.
+
+    A chunk whose results, trajectories or aggregates cannot be read is set
+    aside as a whole, so its (point, replicate) keys are no longer done and
+    the resume recomputes them; nothing is deleted.
+    """
+    directory = Path(directory)
+    notes = []
+    for res, series, agg in chunk_files(directory):
+        bad = next(((f, why) for f in (res, series, agg) if f is not None for why in [_unreadable(f)] if why), None)
+        if bad is None:
+            continue
+        stem = str(res)[: -len(".results.parquet")]
+        for f in (Path(stem + ".series.parquet"), Path(stem + ".aggregates.parquet"), res):  # results last
+            if f.exists():
+                os.replace(f, f.with_name(f.name + DAMAGED))
+        notes.append(f"sim: note: {bad[0]} cannot be read ({bad[1]}); its chunk is set aside as "
+                     f"{Path(stem).name}.*{DAMAGED} and its runs are recomputed")
+    return notes
 
 
 def output_dir(run_dir: Path, shard: int, num_shards: int) -> Path:
@@ -804,16 +910,11 @@ def run_experiment(cfg, run_dir) -> dict:
     digest = experiment_hash(cfg)
     meta_path = out / "experiment.json"
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    if meta_path.exists():
-        old = _read_experiment(out)
-        if old.get("config_hash") != digest:
-            raise ConfigError(f"refusing to resume into {out}: it holds another experiment (config hash "
-                              f"{str(old.get('config_hash'))[:12]}, this config {digest[:12]}); "
-                              f"choose a new output directory (hydra.run.dir=...)")
+    old = check_resume(out, digest)
+    if old is not None:
         created = old.get("created", created)
-    elif (out / CHUNKS).exists() and any((out / CHUNKS).glob("*.results.parquet")):
-        raise ConfigError(f"refusing to resume into {out}: chunks/ without experiment.json; "
-                          f"choose a new output directory (hydra.run.dir=...)")
+        for line in set_aside_damaged(out / CHUNKS):
+            print(line, file=sys.stderr, flush=True)
     base = Base(world=v.world, scenario=v.scenario, params=v.params, steps=cfg.steps, seed=int(cfg.seed),
                 replicates=R, factors=factors, metrics=metrics, timeseries=bool(exp.timeseries),
                 world_spec=world_spec if any(f.target == "world" for f in factors) else None)
@@ -866,7 +967,7 @@ def run_experiment(cfg, run_dir) -> dict:
                 updated=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     write_json_atomic(meta, meta_path)
     rate = counts["runs"] / wall if wall > 0 else float("nan")
-    where = f" (shard {shard + 1} of {num_shards})" if num_shards > 1 else ""
+    where = f" (shard_{shard}of{num_shards})" if num_shards > 1 else ""
     print(f"{exp.name}{where}: {counts['runs']} runs in {wall:.1f} s = {rate:.1f} runs/s "
           f"({run_seconds:.1f} s stepping on {workers} worker{'s' if workers > 1 else ''}); "
           f"{in_shard - todo} already done; {n_failed} failed; results in {out}", flush=True)
@@ -902,10 +1003,14 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = args.out or args.dirs[0]
-    write_tables(tables, out)
-    from .io import write_json_atomic
+    from .io import os_error_line, write_json_atomic
 
-    write_json_atomic(tables["experiment"], Path(out) / "experiment.merged.json")
+    try:
+        write_tables(tables, out)
+        write_json_atomic(tables["experiment"], Path(out) / "experiment.merged.json")
+    except OSError as exc:
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
+        return 1
     res = tables["results"]
     print(f"merged {len(res)} rows ({int((res['status'] == 'failed').sum())} failed) from "
           f"{len(experiment_dirs(args.dirs))} directories into {out}")
