@@ -1,12 +1,17 @@
 """``python -m sim.report DIR [DIR ...]`` (console script ``sim-report``): write DIR/report/.
 
 Exit status 0 on success (even when some jobs failed: they are listed in the
-report), 2 on bad input (one line on stderr, no traceback).
+report); 1 when an input file could not be read (a truncated Parquet table,
+unreadable JSON or YAML: the report is still written from what could be read,
+and each such file is named on stderr, one line each); 2 on bad input (one
+line on stderr, no traceback; ``HYDRA_FULL_ERROR=1`` shows the traceback of
+an unexpected error).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 
@@ -70,8 +75,17 @@ def main(argv=None) -> int:
         print(f"sim-report: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"sim-report: error: cannot write the report: {exc}", file=sys.stderr)
+        from ..io import os_error_line
+
+        print(f"sim-report: error: {os_error_line(exc)} (the report was not written)", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback, unless asked for
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        text = " ".join(str(exc).split())[:300]
+        print(f"sim-report: error: internal error: {type(exc).__name__}: {text} "
+              "(set HYDRA_FULL_ERROR=1 for the traceback)", file=sys.stderr)
+        return 1
     st = rep.tables["status"].set_index("status")["rows"]
     drawn = sum(f.drawn for f in rep.figures)
     print(f"report: {rep.out / 'report.html'}")
@@ -81,7 +95,10 @@ def main(argv=None) -> int:
     for f in rep.figures:
         if not f.drawn:
             print(f"  skipped {f.name}: {f.note}")
-    return 0
+    unreadable = rep.study.unreadable()
+    for p in unreadable:
+        print(f"sim-report: error: cannot read {p['path']}: {p['problem']}", file=sys.stderr)
+    return 1 if unreadable else 0
 
 
 if __name__ == "__main__":

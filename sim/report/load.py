@@ -59,6 +59,18 @@ class ReportError(ValueError):
     """An input the report cannot read at all (one line: the path and what is wrong)."""
 
 
+def _problem(source: str, job: str, file: str, problem: str, path: Path | None = None,
+             unreadable: bool = True) -> dict:
+    """A problem record: where (source, job, file, full ``path``), what, and whether a file could not be read.
+
+    ``unreadable`` is False for notes that lose nothing (a sweep still
+    running, shards not all given, results read from chunks): ``sim.report``
+    exits non-zero when any problem is unreadable (:meth:`Study.unreadable`).
+    """
+    return {"source": source, "job": job, "file": file, "problem": problem,
+            "path": str(path) if path is not None else file, "unreadable": unreadable}
+
+
 # --------------------------------------------------------------------------- small readers
 
 def _read_yaml(path: Path) -> Any:
@@ -135,6 +147,7 @@ class Job:
     config_text: str = ""
     summary: dict | None = None
     experiment: dict | None = None
+    problems: list[dict] = field(default_factory=list)  # files of this job that exist but cannot be read
 
     @property
     def scenario(self) -> str:
@@ -162,7 +175,10 @@ class Job:
 
 def _hydra(job: Job) -> None:
     h = job.path / ".hydra"
-    ov = _read_yaml(h / "overrides.yaml")
+    ov_path = h / "overrides.yaml"
+    ov = _read_yaml(ov_path)
+    if ov is None and ov_path.is_file() and ov_path.stat().st_size:
+        job.problems.append(_problem(job.source, job.name, ".hydra/overrides.yaml", "unreadable YAML", ov_path))
     job.overrides = [str(o) for o in ov] if isinstance(ov, list) else []
     job.values = dict(p for p in map(parse_override, job.overrides) if p is not None)
     cfg_path = h / "config.yaml"
@@ -170,8 +186,12 @@ def _hydra(job: Job) -> None:
         job.config_text = cfg_path.read_text(encoding="utf-8")
         cfg = yaml.safe_load(job.config_text)
         job.config = cfg if isinstance(cfg, dict) else None
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+    except FileNotFoundError:
         job.config = None
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        job.config, job.config_text = None, ""
+        job.problems.append(_problem(job.source, job.name, ".hydra/config.yaml", f"unreadable: {_one_line(exc)}",
+                                     cfg_path))
 
 
 def _job_num(path: Path) -> float:
@@ -189,6 +209,9 @@ def _run_job(path: Path, source: str, name: str, point: int) -> Job:
     if isinstance(summary, dict) and isinstance(summary.get("replicates"), list):
         job.summary = summary
         return job
+    if why and "missing" not in why:
+        job.problems.append(_problem(source, name, "summary.json", why.removeprefix("summary.json "),
+                                     path / "summary.json"))
     err_file = path / "error.txt"
     if err_file.exists():
         job.status = "failed"
@@ -288,15 +311,25 @@ class Study:
     def _problem(self, job: Job, file: str, problem: str) -> None:
         """Record a file problem once per (source, job, file): the first description wins."""
         if not any((p["source"], p["job"], p["file"]) == (job.source, job.name, file) for p in self.problems):
-            self.problems.append({"source": job.source, "job": job.name, "file": file, "problem": problem})
+            self.problems.append(_problem(job.source, job.name, file, problem, job.path / file))
+
+    def unreadable(self) -> list[dict]:
+        """The problems of files that exist (or should) but could not be read, each with its full ``path``."""
+        return [p for p in self.problems if p.get("unreadable", True)]
 
     def check_tables(self, names=RUN_TABLES) -> list[dict]:
-        """Check that every finished run job has each table (present, Parquet footer readable); record problems."""
-        for job in self.run_jobs():
+        """Check every run job's tables (present, Parquet footer readable); record problems.
+
+        A finished job must have each table; a failed or unfinished one is
+        only checked for the tables it has.
+        """
+        finished = {id(j) for j in self.run_jobs()}
+        for job in [j for j in self.jobs if j.kind == "run"]:
             for name in names:
                 f = job.path / f"{name}.parquet"
                 if not f.exists():
-                    self._problem(job, f.name, "missing")
+                    if id(job) in finished:
+                        self._problem(job, f.name, "missing")
                     continue
                 try:
                     pq.read_metadata(f)
@@ -354,8 +387,7 @@ class Study:
             try:
                 t = _read_filtered(f, cols, list(metrics), points)
             except Exception as exc:  # noqa: BLE001
-                self.problems.append({"source": source, "job": f.parent.name, "file": f.name,
-                                      "problem": f"unreadable: {_one_line(exc)}"})
+                self.problems.append(_problem(source, f.parent.name, f.name, f"unreadable: {_one_line(exc)}", f))
                 continue
             df = t.to_pandas()
             df.insert(0, "source", source)
@@ -604,22 +636,21 @@ def _experiment_part(root: Path, source: str, name: str) -> tuple[Job, pa.Table 
     if isinstance(exp, dict):
         job.experiment = exp
     else:
-        problems.append({"source": source, "job": name, "file": "experiment.json", "problem": why})
+        problems.append(_problem(source, name, "experiment.json", why, root / "experiment.json"))
     design = None
     if (root / "design.parquet").exists():
         try:
             design = pq.read_table(root / "design.parquet").to_pandas()
         except Exception as exc:  # noqa: BLE001
-            problems.append({"source": source, "job": name, "file": "design.parquet",
-                             "problem": f"unreadable: {_one_line(exc)}"})
+            problems.append(_problem(source, name, "design.parquet", f"unreadable: {_one_line(exc)}",
+                                     root / "design.parquet"))
     table = None
     f = root / "results.parquet"
     if f.exists():
         try:
             table = pq.read_table(f)
         except Exception as exc:  # noqa: BLE001
-            problems.append({"source": source, "job": name, "file": "results.parquet",
-                             "problem": f"unreadable: {_one_line(exc)}"})
+            problems.append(_problem(source, name, "results.parquet", f"unreadable: {_one_line(exc)}", f))
     if table is None and (root / "chunks").is_dir():
         parts = []
         for c in sorted((root / "chunks").glob("*.parquet")):
@@ -631,14 +662,14 @@ def _experiment_part(root: Path, source: str, name: str) -> tuple[Job, pa.Table 
                 parts.append(t)
         if parts:
             table = pa.concat_tables(parts, promote_options="permissive")
-            problems.append({"source": source, "job": name, "file": "results.parquet",
-                             "problem": f"missing: read {len(parts)} chunk(s) from chunks/ instead "
-                                        "(sweep running or killed)"})
+            problems.append(_problem(source, name, "results.parquet",
+                                     f"missing: read {len(parts)} chunk(s) from chunks/ instead "
+                                     "(sweep running or killed)", f, unreadable=False))
     if table is None:
         job.status = "failed"
         job.error = "no readable results.parquet"
         if not any(p["file"] == "results.parquet" for p in problems):
-            problems.append({"source": source, "job": name, "file": "results.parquet", "problem": "missing"})
+            problems.append(_problem(source, name, "results.parquet", "missing", f))
     return job, table, design, problems
 
 
@@ -733,8 +764,9 @@ def _load_experiment(roots: list[tuple[Path, str]], source: str) -> _Part:
                 t2 = pa.table(extra)
                 table = pa.concat_tables([table, t2], promote_options="permissive")
         elif num_shards > 1:
-            problems.append({"source": source, "job": ".", "file": "shard_*",
-                             "problem": f"{len(shard_ids)} of {num_shards} shards present: missing keys not counted"})
+            problems.append(_problem(source, ".", "shard_*",
+                                     f"{len(shard_ids)} of {num_shards} shards present: missing keys not counted",
+                                     unreadable=False))
     # factor columns from the design where the results lack them
     if design is not None and "point" in design.columns and len(table):
         idx = pc.index_in(table.column("point").cast(pa.int64()), value_set=pa.array(design["point"].astype("int64")))
@@ -750,8 +782,9 @@ def _load_experiment(roots: list[tuple[Path, str]], source: str) -> _Part:
     for job in jobs:  # what the engine says about itself
         st = (job.experiment or {}).get("status")
         if st and st != "complete":
-            problems.append({"source": source, "job": job.name, "file": "experiment.json",
-                             "problem": f"status {st!r} (the sweep had not finished when this was read)"})
+            problems.append(_problem(source, job.name, "experiment.json",
+                                     f"status {st!r} (the sweep had not finished when this was read)",
+                                     job.path / "experiment.json", unreadable=False))
     start = sc.get("start_year")
     if not isinstance(start, (int, float)) and aggs:
         try:
@@ -883,7 +916,7 @@ def _assemble(paths, kind, parts) -> Study:
         jobs += j
         tables.append(_finish(t, f, j[0].source if j else ""))
         factors += [x for x in f if x not in factors]
-        problems += pr
+        problems += pr + [p for job in j for p in job.problems]
         aggs += a
         exp = exp or e
         design = design if design is not None else d
