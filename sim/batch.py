@@ -852,7 +852,8 @@ def set_aside_damaged(directory: Path) -> list[str]:
         for f in (Path(stem + ".series.parquet"), Path(stem + ".aggregates.parquet"), res):  # results last
             if f.exists():
                 os.replace(f, f.with_name(f.name + DAMAGED))
-        notes.append(f"sim: note: {bad[0]} cannot be read ({bad[1]}); its chunk is set aside as "
+        why = bad[1].replace(f"'{bad[0]}'", "").replace(str(bad[0]), "")[:160]
+        notes.append(f"sim: note: {bad[0]} cannot be read ({why}); its chunk is set aside as "
                      f"{Path(stem).name}.*{DAMAGED} and its runs are recomputed")
     return notes
 

@@ -24,6 +24,7 @@ with status 1 at the end.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -415,7 +416,11 @@ def error_line(exc: BaseException) -> tuple[str, int]:
                 f"{one_line(exc)[:120]}); start one with `ray start --head`, or run on this machine with "
                 "hydra.launcher.ray.init.address=null hydra.launcher.ray.remote.num_cpus=1"), 1
     if isinstance(exc, OSError):
-        return os_error_line(_with_path(exc)), 1
+        exc = _with_path(exc)
+        line = os_error_line(exc)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            line += "; the files already written are intact: free some space and rerun the same command"
+        return line, 1
     return (f"internal error: {type(exc).__name__}: {one_line(exc)[:300]} "
             "(set HYDRA_FULL_ERROR=1 for the traceback)"), 1
 
