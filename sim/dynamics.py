@@ -66,6 +66,7 @@ class Context:
     regional_power: np.ndarray = field(init=False)  # (N,) bool
     offdiag: np.ndarray = field(init=False)  # (N, N) bool
     led: np.ndarray = field(init=False)  # (K,) bool: institution has a great-power leader
+    rivals: np.ndarray = field(init=False)  # (G,G) bool: g and h lead no institution together
     route_comp: np.ndarray = field(init=False)  # (N, N) route complementarity
     layout: dict[str, tuple[int, int, tuple[int, ...]]] = field(init=False)
 
@@ -75,6 +76,8 @@ class Context:
         self.regional_power = w.capability >= self.params.regional_power.threshold
         self.offdiag = ~np.eye(n, dtype=bool)
         self.led = w.inst_leaders.any(axis=1)
+        lead = w.inst_leaders.astype(int)
+        self.rivals = ((lead.T @ lead) == 0)  # (G,G): h can counterweigh g (they lead no institution together)
         r = w.route_dependence
         # A landlocked state gains from a partner with open routes (the corridor through AZE and TUR; DOMAIN.md §4).
         self.route_comp = (r[:, None] * (1 - r[None, :]) + r[None, :] * (1 - r[:, None])) * self.offdiag
@@ -118,6 +121,7 @@ class State:
     shared: np.ndarray  # (R,N,N) S_ij shared-institution strength (derived)
     hazard: np.ndarray  # (R,N,N) annual incident probability (derived)
     contact: np.ndarray  # (R,N,N) bool: contacts in the last step
+    ever_member: np.ndarray  # (R,N) bool: full member of the community institution at any step so far
 
     @property
     def replicates(self) -> int:
@@ -135,28 +139,57 @@ STATE_ARRAYS = [f for f in State.__dataclass_fields__ if f != "step"]
 
 
 def init_state(ctx: Context, replicates: int) -> State:
-    """The starting state: the world's values, the scenario's memberships, neutral postures."""
+    """The starting state: the scenario's starting values, memberships, neutral postures, then :func:`spin_up`."""
     w, s = ctx.world, ctx.schedule
     R, n, g = replicates, len(w.codes), len(w.gp_codes)
 
     def rep(a, dtype=float):
         return np.repeat(np.asarray(a, dtype=dtype)[None], R, axis=0)
 
-    trust = rep(w.trust * s.trust_scale + (1 - s.trust_scale) * np.eye(n))
+    trust = rep(s.trust0 if s.trust0 is not None else w.trust * s.trust_scale + (1 - s.trust_scale) * np.eye(n))
+    dispute = rep(s.dispute0 if s.dispute0 is not None else w.dispute)
+    identity = rep(s.identity0 if s.identity0 is not None else w.identity)
     zeros_nn = np.zeros((R, n, n))
     st = State(
-        step=0, trust=trust, density=zeros_nn.copy(), dispute=rep(w.dispute), identity=rep(w.identity),
+        step=0, trust=trust, density=zeros_nn.copy(), dispute=dispute, identity=identity,
         threat_gp=np.zeros((R, n, g)), threat_state=zeros_nn.copy(), transnational=rep(w.transnational),
         shock=np.zeros((R, n)), dependence=rep(w.dependence), sovereignty=rep(w.sovereignty),
         posture=np.zeros((R, n, g), dtype=np.int8), membership=rep(s.membership, np.int8),
         depth=rep(np.where(s.founded, w.inst_depth, 0.0)), founded=rep(s.founded, bool),
         partner_open=rep(s.partner_open, bool), last_incident=np.full((R, n, n), -np.inf),
         incidents=np.zeros((R, n, n), dtype=bool), mutual=zeros_nn.copy(), shared=zeros_nn.copy(),
-        hazard=zeros_nn.copy(), contact=np.zeros((R, n, n), dtype=bool),
+        hazard=zeros_nn.copy(), contact=np.zeros((R, n, n), dtype=bool), ever_member=np.zeros((R, n), dtype=bool),
     )
+    st.ever_member = members(st, ctx)
     st.shared = shared_institutions(st)
+    spin_up(st, ctx)
     st.mutual = mutual_interest(st, ctx)
+    st.hazard = 1.0 - np.exp(-incident_hazard(st, ctx))
     return st
+
+
+def spin_up(st: State, ctx: Context, rounds: int = 20) -> None:
+    """Start the fast variables at the steady state the starting institutions and strategies imply.
+
+    A scenario starts in a world that already existed (DESIGN.md §6: never a cold
+    start): the OTS of 2025 has had summits and contacts since 1992 (DOMAIN.md §5).
+    Interaction density starts at its expected steady state under the starting
+    contact rates, I* = P(contact) / (1 - exp(-decay dt)), found by fixed-point
+    iteration (the tie term makes lambda depend on I); threat perception starts
+    at the signal it would otherwise take ~1/adapt years to approach. Trust,
+    identity, disputes, dependence and memberships are the scenario's documented
+    starting values. Deterministic and the same in every replicate, so it uses no
+    random numbers. Each part applies only when its mechanism is switched on.
+    """
+    m, dt = ctx.params.mechanisms, ctx.dt
+    if m.interaction:
+        keep = np.exp(-ctx.params.interaction.density_decay * dt)
+        for _ in range(rounds):
+            st.density = (1.0 - np.exp(-contact_rate(st, ctx, similarity(st.identity)) * dt)) * ctx.offdiag / max(1.0 - keep, 1e-12)
+    if m.threat:
+        strategy = ctx.schedule.strategy[0]
+        pr = allocate_pressure(st, ctx, strategy) if m.pressure else no_pressure(st)
+        st.threat_gp, st.threat_state = threat_targets(st, ctx, strategy, pr, similarity(st.identity))
 
 
 # --------------------------------------------------------------------------- derived quantities
@@ -304,7 +337,7 @@ def apply_events(st: State, ctx: Context, log: list | None = None) -> None:
             pair = sel[:, None] & sel[None, :] & ctx.offdiag
             st.density += (v if v is not None else 1.0) * pair
             centre = st.identity[:, idx].mean(axis=1, keepdims=True)
-            st.identity[:, idx] += 0.1 * (centre - st.identity[:, idx])
+            st.identity[:, idx] += ctx.params.identity.summit_pull * (centre - st.identity[:, idx])
         elif ev.type == "partner_format":
             st.partner_open[:, k] = True
         if log is not None:
@@ -325,32 +358,52 @@ class Pressure:
     wedge: np.ndarray  # (R,N,N)
     offer: np.ndarray  # (R,N,G)
     punish: np.ndarray  # (R,N,G) coercion a state expects if it joins a bloc g does not lead
+    counterweight: np.ndarray | None = None  # (N,G) cw_ig, security engagement of the other powers
 
 
 def no_pressure(st: State) -> Pressure:
     R, n, g = st.threat_gp.shape
     z = np.zeros((R, n, g))
-    return Pressure(np.zeros((R, g)), z, z, np.zeros((R, n, n)), z, z)
+    return Pressure(np.zeros((R, g)), z, z, np.zeros((R, n, n)), z, z, np.zeros((n, g)))
 
 
-def great_power_pressure(st: State, ctx: Context, strategy: np.ndarray) -> Pressure:
-    """Great powers allocate pressure and act on dependence and trust (Mearsheimer 2001; DOMAIN.md §2).
+def counterweight(ctx: Context, strategy: np.ndarray) -> np.ndarray:
+    """cw_ig: security engagement that state i can draw on from the great powers other than g. (N,G)
+
+    cw_ig = sum_{h rival of g} kappa_h c_h p_ih sec_h (capacity, capability, reach and the
+    share of its effort that goes into security offers); h is a rival of g unless
+    the two lead an institution together (China and Russia co-lead the SCO,
+    DOMAIN.md §2, and do not shield the region from each other). Waltz 1979: states balance
+    with a partner; Harutyunyan et al. 2025: a state "balances rivals and allies with
+    them when needed". The United States is the region's counterweight to Russia and
+    China (DOMAIN.md §3: US presence after 2001, reduced after 2021).
+    """
+    eng = ctx.world.gp_proximity * (ctx.world.gp_capability * strategy[:, 0] * strategy[:, 4])[None]
+    return eng @ ctx.rivals.astype(float)
+
+
+def allocate_pressure(st: State, ctx: Context, strategy: np.ndarray) -> Pressure:
+    """Great powers allocate pressure (Mearsheimer 2001; DOMAIN.md §2). Pure: changes nothing.
 
     pi_g = intensity * c_g * kappa_g(t) * h_g * (1 + reaction * C_g), where c_g is
     capability, kappa_g the scenario's capacity, h_g the hegemony drive and C_g
     the community's cohesion against g (mean member trust times the members'
     distance from g's camp): great powers push harder the more the community
-    coheres against them. The budget is split by the scenario's mix:
+    coheres against them. The budget is split by the scenario's mix (inducement,
+    coercion, wedge, security offers) and reaches state i in proportion to
+    p_ig (proximity/reach). Coercion and wedge work through leverage
 
-    - inducement raises dependence: d_ig += dt (rate pi_g m_ind p_ig (1 - d_ig) + recovery (d0_ig - d_ig));
-    - coercion raises threat for states outside g's camp, more for community members
-      (punishing rival blocs): pi_g m_coe p_ig (1 - a_ig)(1/2 + w_ic / 2);
-    - wedge erodes trust within pairs near g: T_ij *= exp(-wedge_cut W_ij dt), with
-      W_ij = sum_g pi_g m_wedge (p_ig + p_jg) / 2, raised by ``watch`` on pairs with a
-      regional power (the Russia-Turkiye managed rivalry, Harutyunyan et al. 2025);
+        L_ig = (1 - counterweight cw_ig)_+ ((1 - asymmetry) + asymmetry d_ig):
+
+    dependence is asymmetry a great power can use (DOMAIN.md §4: dependence on
+    Russia/China routes deepens asymmetry), and a counterweight (:func:`counterweight`)
+    shields a state from it.
+
+    - coercion threatens states outside g's camp, more for community members
+      (punishing rival blocs): pi_g m_coe p_ig L_ig (1 - a_ig)(1/2 + w_ic / 2);
+    - wedge W_ij = sum_g pi_g m_wedge (p_ig L_ig + p_jg L_jg) / 2, raised by ``watch`` on
+      pairs with a regional power (the Russia-Turkiye managed rivalry, Harutyunyan et al. 2025);
     - security offers make g-led institutions and bandwagoning attractive.
-
-    p_ig is the great power's proximity/reach to state i.
     """
     p, w = ctx.params.pressure, ctx.world
     reach = w.gp_proximity  # (N,G)
@@ -363,23 +416,49 @@ def great_power_pressure(st: State, ctx: Context, strategy: np.ndarray) -> Press
     cohesion = member_trust[:, None] * away * (nmem[:, None] >= 2)
     push = p.intensity * (w.gp_capability * strategy[:, 0] * w.gp_drive)[None] * (1.0 + p.reaction * cohesion)
     ind, coe, wed, sec = (strategy[:, c] for c in range(1, 5))
+    cw = counterweight(ctx, strategy)
+    shield = np.clip(1.0 - p.counterweight * cw, 0.0, 1.0)  # (N,G)
+    lever = reach * shield * ((1.0 - p.asymmetry) + p.asymmetry * st.dependence)  # (R,N,G)
     induce = push[:, None, :] * ind * reach
     w_c = part[:, :, w.community]
-    punish = push[:, None, :] * coe * reach
+    punish = push[:, None, :] * coe * lever
     coerce = punish * (1 - align) * (0.5 + 0.5 * w_c[:, :, None])
-    wi = np.einsum("rg,ng->rn", push * wed, reach)
+    wi = np.einsum("rg,rng->rn", push * wed, lever)
     wedge = 0.5 * (wi[:, :, None] + wi[:, None, :]) * ctx.offdiag
     if ctx.params.mechanisms.regional_power and ctx.params.regional_power.watch > 0:
         rp = ctx.regional_power
         wedge = wedge * (1 + ctx.params.regional_power.watch * (rp[:, None] | rp[None, :]))
     offer = push[:, None, :] * sec * reach
+    return Pressure(push, induce, coerce, wedge, offer, punish, cw)
+
+
+def outside_partners(st: State, ctx: Context) -> np.ndarray:
+    """Capability of the community's outside partners (partner level), which members can trade and invest with. (R,)"""
+    c = ctx.world.community
+    partner = (st.membership[:, :, c] == LEVELS.index("partner")) & st.founded[:, c, None]
+    return (partner * ctx.world.capability[None]).sum(1)
+
+
+def great_power_pressure(st: State, ctx: Context, strategy: np.ndarray) -> Pressure:
+    """Allocate pressure (:func:`allocate_pressure`) and let it act on dependence and trust.
+
+    Dependence: d_ig += dt (rate ind_ig (1 - d_ig) - diversification alt_ig d_ig + recovery (d0_ig - d_ig)),
+    where alt_ig is what offers an alternative to dependence on g: the other great
+    powers' inducement sum_{h != g} ind_ih, and, for members of the community, the
+    capability of its outside partners (the OTS+ format: trade, routes, investment;
+    DOMAIN.md §3, Kim). Trust: T_ij *= exp(-wedge_cut W_ij dt).
+    """
+    p, w = ctx.params.pressure, ctx.world
+    pr = allocate_pressure(st, ctx, strategy)
+    alt = pr.induce.sum(2, keepdims=True) - pr.induce
+    alt = alt + (outside_partners(st, ctx)[:, None] * members(st, ctx))[:, :, None]
     dt = ctx.dt
-    st.dependence += dt * (p.inducement_rate * induce * (1 - st.dependence)
+    st.dependence += dt * (p.inducement_rate * pr.induce * (1 - st.dependence) - p.diversification * alt * st.dependence
                            + p.dependence_recovery * (w.dependence[None] - st.dependence))
     np.clip(st.dependence, 0.0, 1.0, out=st.dependence)
-    st.trust *= np.exp(-p.wedge_cut * wedge * dt)
+    st.trust *= np.exp(-p.wedge_cut * pr.wedge * dt)
     _unit_diagonal(st.trust)
-    return Pressure(push, induce, coerce, wedge, offer, punish)
+    return pr
 
 
 def _unit_diagonal(t: np.ndarray) -> None:
@@ -388,6 +467,18 @@ def _unit_diagonal(t: np.ndarray) -> None:
 
 
 # --------------------------------------------------------------------------- 3. threat
+
+def threat_targets(st: State, ctx: Context, strategy: np.ndarray, pr: Pressure, sim: np.ndarray):
+    """The signals theta*_ig (R,N,G) and theta*_ij (R,N,N) that perceived threat relaxes toward (see :func:`perceive_threat`)."""
+    p, w = ctx.params.threat, ctx.world
+    align = alignment(st, ctx)
+    gp_level = (w.gp_capability * strategy[:, 0] * w.gp_drive)[None, None, :] * w.gp_proximity[None]
+    target_gp = np.clip(ctx.params.pressure.base_threat * gp_level * (1 - align)
+                        + ctx.params.pressure.coercion_threat * pr.coerce, 0.0, 1.0)
+    raw = np.minimum(1.0, st.dispute + p.dilemma * w.capability[None, None, :] * w.proximity[None])
+    target_st = raw * (1.0 - p.wendt * 0.5 * (st.trust + sim)) * ctx.offdiag
+    return target_gp, target_st
+
 
 def perceive_threat(st: State, ctx: Context, strategy: np.ndarray, pr: Pressure, sim: np.ndarray) -> None:
     """Threat perception: anarchy and the security dilemma filtered by trust and identity.
@@ -400,18 +491,13 @@ def perceive_threat(st: State, ctx: Context, strategy: np.ndarray, pr: Pressure,
     - neighbour:   theta*_ij = min(1, D_ij + dilemma c_j prox_ij) (1 - wendt (T_ij + sim_ij) / 2);
     - transnational: theta_i = min(1, exposure_i + shock_i), shocks decaying at ``shock_decay``.
     """
-    p, w = ctx.params.threat, ctx.world
+    p = ctx.params.threat
     rate = 1.0 - np.exp(-p.adapt * ctx.dt)
-    align = alignment(st, ctx)
-    gp_level = (w.gp_capability * strategy[:, 0] * w.gp_drive)[None, None, :] * w.gp_proximity[None]
-    target_gp = np.clip(ctx.params.pressure.base_threat * gp_level * (1 - align)
-                        + ctx.params.pressure.coercion_threat * pr.coerce, 0.0, 1.0)
+    target_gp, target_st = threat_targets(st, ctx, strategy, pr, sim)
     st.threat_gp += rate * (target_gp - st.threat_gp)
-    raw = np.minimum(1.0, st.dispute + p.dilemma * w.capability[None, None, :] * w.proximity[None])
-    target_st = raw * (1.0 - p.wendt * 0.5 * (st.trust + sim)) * ctx.offdiag
     st.threat_state += rate * (target_st - st.threat_state)
     st.shock *= np.exp(-p.shock_decay * ctx.dt)
-    st.transnational = np.minimum(1.0, w.transnational[None] + st.shock)
+    st.transnational = np.minimum(1.0, ctx.world.transnational[None] + st.shock)
     st.mutual = mutual_interest(st, ctx)
 
 
@@ -425,15 +511,21 @@ def encounter(st: State, ctx: Context, sim: np.ndarray, u: np.ndarray) -> np.nda
     condition (ii): institutions and proximity make interaction many-sided and
     sustained; Harutyunyan et al. 2025: a rising regional power courts its kin.
     """
+    lam = contact_rate(st, ctx, sim)
+    contact = (_symmetric(u) < 1.0 - np.exp(-lam * ctx.dt)) & ctx.offdiag
+    st.contact = contact
+    return contact
+
+
+def contact_rate(st: State, ctx: Context, sim: np.ndarray) -> np.ndarray:
+    """lambda_ij: contacts per year (see :func:`encounter`). (R,N,N)"""
     p = ctx.params.interaction
     lam = (p.base_contact + p.institution_contact * st.shared + p.proximity_contact * ctx.world.proximity[None]
            + p.tie_contact * st.density / (1.0 + st.density))
     if ctx.params.mechanisms.regional_power:
         rp = ctx.regional_power
         lam = lam + ctx.params.regional_power.courting * sim * (rp[:, None] | rp[None, :])
-    contact = (_symmetric(u) < 1.0 - np.exp(-lam * ctx.dt)) & ctx.offdiag
-    st.contact = contact
-    return contact
+    return lam
 
 
 def interact(st: State, ctx: Context, contact: np.ndarray, pr: Pressure, u: np.ndarray) -> None:
@@ -473,14 +565,16 @@ def bounded_confidence(st: State, ctx: Context, contact: np.ndarray) -> None:
 
 
 def cultural_pull(st: State, ctx: Context) -> None:
-    """Institutions' cultural programmes pull participants toward their centre (TURKSOY 1993, Turkic Academy 2012).
+    """The community's cultural programmes pull participants toward their centre (TURKSOY 1993, Turkic Academy 2012).
 
-    For each founded institution without a great-power leader: x_i += (1 - exp(-pull depth_k dt)) w_ik (c_k - x_i),
-    c_k the participation-weighted centre of its participants.
+    For the community institution c once founded: x_i += (1 - exp(-pull depth_c dt)) w_ic (c_c - x_i),
+    c_c the participation-weighted centre of its participants (DOMAIN.md §5: the
+    OTS's cultural bodies; Wendt 1994: collective identity is built by institutions).
+    Other institutions have no cultural programme here.
     """
     part = participation(st)
     x = st.identity
-    for k in np.flatnonzero(~ctx.led):
+    for k in (ctx.world.community,):
         wk = part[:, :, k]  # (R,N)
         tot = wk.sum(1)
         centre = np.einsum("rn,rnf->rf", wk, x) / np.maximum(tot, 1e-12)[:, None]
@@ -492,15 +586,24 @@ def cultural_pull(st: State, ctx: Context) -> None:
 # --------------------------------------------------------------------------- 5. disputes
 
 def incident_hazard(st: State, ctx: Context) -> np.ndarray:
-    """Incidents per year h_ij (Russett & Oneal 2001: shared institutions lower conflict).
+    """Incidents per year h_ij: a cause, damped log-linearly by trust and shared institutions.
 
-    h_ij = (base_hazard D_ij (1 + threat_weight (theta_ij + theta_ji)/2) + friction prox_ij)
-           (1 - T_ij) (1 - mediation S_ij).
+    h_ij = (base_hazard D_ij (1 + threat_weight th_ij) + friction th_ij) exp(-pacification T_ij - mediation S_ij),
+    th_ij = (theta_ij + theta_ji) / 2 the pair's mutual threat perception.
+
+    An incident needs a cause: a dispute D_ij (DOMAIN.md §4: Soviet border-drawing,
+    Fergana, Karabakh) or the security dilemma between states that fear each other
+    (Herz 1950; Waltz 1979; th_ij is already filtered by trust and shared identity,
+    Wendt 1992). Trust and shared institutions act multiplicatively, as in the
+    log-linear (logit) conflict models of Russett & Oneal 2001, where each shared
+    IGO scales the odds of a dispute; strong trust makes violence "unthinkable"
+    (Deutsch et al. 1957: dependable expectations of peaceful change): at T = 0.9
+    and the default pacification 6, the hazard is 0.5% of a distrustful pair's.
     """
     p = ctx.params.disputes
     mutual_threat = 0.5 * (st.threat_state + np.transpose(st.threat_state, (0, 2, 1)))
-    h = (p.base_hazard * st.dispute * (1 + p.threat_weight * mutual_threat) + p.friction * ctx.world.proximity[None])
-    return h * (1 - st.trust) * (1 - p.mediation * st.shared) * ctx.offdiag
+    cause = p.base_hazard * st.dispute * (1 + p.threat_weight * mutual_threat) + p.friction * mutual_threat
+    return cause * np.exp(-p.pacification * st.trust - p.mediation * st.shared) * ctx.offdiag
 
 
 def disputes(st: State, ctx: Context, u: np.ndarray, log: list | None = None) -> None:
@@ -557,7 +660,10 @@ def choose(st: State, ctx: Context, pr: Pressure, sim: np.ndarray, u_review: np.
     probability proportional to exp(U / temperature) (Gumbel-max sampling).
 
     Posture toward g (Waltz 1979 balancing vs bandwagoning; hedging for
-    sovereignty-sensitive states): U_balance = security theta_ig (c_i + w_ic T_i,members) - economy d_ig;
+    sovereignty-sensitive states): U_balance = balance theta_ig (c_i + w_ic T_i,members + cw_ig) - economy d_ig,
+    balancing needs a threat and the means to meet it: own capability, the community's
+    support and a counterweight great power (:func:`counterweight`; Harutyunyan et al. 2025
+    strategic balancing);
     U_hedge = hedge_bonus s_i; U_bandwagon = economy d_ig + offer o_ig.
 
     Membership level l of i in k: U = w(l) B_ik - [l = member] sovereignty s_i (commitment + depth_k)
@@ -585,7 +691,8 @@ def choose(st: State, ctx: Context, pr: Pressure, sim: np.ndarray, u_review: np.
     c = w.community
     # --- postures
     member_support = part[:, :, c] * pair_row_mean(st.trust, part[:, :, c] > 0)
-    u_bal = p.security * st.threat_gp * (w.capability[None, :, None] + member_support[:, :, None]) - p.economy * st.dependence
+    support = w.capability[None, :, None] + member_support[:, :, None] + pr.counterweight[None]
+    u_bal = p.balance * st.threat_gp * support - p.economy * st.dependence
     u_hedge = np.broadcast_to(p.hedge_bonus * st.sovereignty[:, :, None], u_bal.shape)
     u_band = p.economy * st.dependence + p.offer * pr.offer
     util = np.stack([u_bal, u_hedge, u_band], axis=-1) / p.temperature + _gumbel(u_posture)
@@ -733,5 +840,6 @@ def step(st: State, ctx: Context, rngs: list[np.random.Generator], log: list | N
         deepen(st, ctx, log)
     np.clip(st.trust, 0.0, 1.0, out=st.trust)
     _unit_diagonal(st.trust)
+    st.ever_member |= members(st, ctx)
     st.step += 1
     return st

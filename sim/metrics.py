@@ -1,8 +1,13 @@
 """Measured community formation: Adler-Barnett conditions, trust, peaceful change, phases.
 
-DESIGN.md §3 "Outcomes". All indices are computed over the full members of
-the founded community institution (the OTS in the Turkic world) and lie in
-[0, 1]; with fewer than two members they are 0.
+DESIGN.md §3 "Outcomes". The community is measured over a reference group that
+exclusion cannot shrink: every state that has been a full member of the founded
+community institution (the OTS in the Turkic world) at any step of the run,
+starting members included (``State.ever_member``). A member that leaves keeps
+its pairs in every index, and breadth (members now / reference group) is part
+of the phase, so expelling or losing the hardest member never raises the phase
+or an index by itself. All indices lie in [0, 1]; with fewer than two states in
+the reference group they are 0.
 
 - shared identity (condition i, Adler & Barnett 1998 p. 31): mean pairwise identity
   closeness 1 - ||x_i - x_j|| / sqrt(F);
@@ -12,15 +17,17 @@ the founded community institution (the OTS in the Turkic world) and lie in
 - peaceful-change expectation (Deutsch et al. 1957): 1 - the largest annual
   incident probability among member pairs, and years since the last incident
   among members (counted from the scenario's start when there was none);
+- breadth: current full members / reference group (0 without a reference group);
+- member incidents: incidents this step between two current full members;
 - blocs: connected components (two or more states) of the trust network with
   T_ij >= bloc_trust over the whole region.
 
 Phase rules (thresholds in ``PhaseParams``, documented in docs/ODD.md):
 
 - nascent: the community institution exists with >= nascent_members members;
-- ascendant: nascent, and mean trust, identity and interaction at their thresholds;
-- mature-loose: ascendant, and peace >= mature_peace, no incident among members for
-  mature_years, minimum trust and mutual interest at their thresholds;
+- ascendant: nascent, breadth >= breadth, and mean trust, identity and interaction at their thresholds;
+- mature-loose: ascendant, and peace >= mature_peace, no incident in the reference group for
+  mature_years, minimum trust, mutual interest and shared identity at their (mature) thresholds;
 - mature-tight (Adler 1991): mature-loose, and mean trust >= tight_trust and depth >=
   tight_depth (collective security mechanisms).
 """
@@ -64,25 +71,27 @@ def measure(st: State, ctx: Context) -> dict[str, np.ndarray]:
     """All per-replicate metrics of the current state (each an (R,) array), including the phase."""
     p = ctx.params
     mem = members(st, ctx)
+    ref = st.ever_member | mem
     c = ctx.world.community
     year = ctx.schedule.year(st.step)
     n_members = mem.sum(1)
-    pm = pair_mask(mem)
-    last = np.where(pm, st.last_incident, -np.inf).max((1, 2))
+    n_ref = ref.sum(1)
+    last = np.where(pair_mask(ref), st.last_incident, -np.inf).max((1, 2))
     since = year - np.maximum(last, ctx.schedule.start_year)
     out = {
         "year": np.full(st.replicates, year),
         "members": n_members.astype(float),
-        "identity": pair_mean(similarity(st.identity), mem),
-        "interaction": pair_mean(st.density / (st.density + p.interaction.density_half), mem),
-        "interest": pair_mean(st.mutual, mem),
-        "trust_mean": pair_mean(st.trust, mem),
-        "trust_min": _pair_min(st.trust, mem),
-        "peace": np.where(n_members >= 2, 1.0 - _pair_max(st.hazard, mem), 0.0),
-        "years_since_incident": np.where(n_members >= 2, since, 0.0),
+        "breadth": np.where(n_ref > 0, n_members / np.maximum(n_ref, 1), 0.0),
+        "identity": pair_mean(similarity(st.identity), ref),
+        "interaction": pair_mean(st.density / (st.density + p.interaction.density_half), ref),
+        "interest": pair_mean(st.mutual, ref),
+        "trust_mean": pair_mean(st.trust, ref),
+        "trust_min": _pair_min(st.trust, ref),
+        "peace": np.where(n_ref >= 2, 1.0 - _pair_max(st.hazard, ref), 0.0),
+        "years_since_incident": np.where(n_ref >= 2, since, 0.0),
         "depth": st.depth[:, c] * st.founded[:, c],
         "incidents": np.triu(st.incidents, 1).sum((1, 2)).astype(float),
-        "member_incidents": np.triu(st.incidents & pm, 1).sum((1, 2)).astype(float),
+        "member_incidents": np.triu(st.incidents & pair_mask(mem), 1).sum((1, 2)).astype(float),
         "region_trust": pair_mean(st.trust, np.ones(mem.shape, dtype=bool)),
         "blocs": blocs(st.trust, p.phase.bloc_trust).astype(float),
     }
@@ -96,10 +105,11 @@ def measure(st: State, ctx: Context) -> dict[str, np.ndarray]:
 def classify(m: dict[str, np.ndarray], ph) -> np.ndarray:
     """Phase code 0..4 (index into PHASES) from metrics, by the documented threshold rules."""
     nascent = m["members"] >= ph.nascent_members
-    ascendant = (nascent & (m["trust_mean"] >= ph.ascendant_trust) & (m["identity"] >= ph.ascendant_identity)
+    ascendant = (nascent & (m["breadth"] >= ph.breadth) & (m["trust_mean"] >= ph.ascendant_trust) & (m["identity"] >= ph.ascendant_identity)
                  & (m["interaction"] >= ph.ascendant_interaction))
     loose = (ascendant & (m["peace"] >= ph.mature_peace) & (m["years_since_incident"] >= ph.mature_years)
-             & (m["trust_min"] >= ph.mature_min_trust) & (m["interest"] >= ph.mature_interest))
+             & (m["trust_min"] >= ph.mature_min_trust) & (m["interest"] >= ph.mature_interest)
+             & (m["identity"] >= ph.mature_identity))
     tight = loose & (m["trust_mean"] >= ph.tight_trust) & (m["depth"] >= ph.tight_depth)
     return nascent.astype(int) + ascendant + loose + tight
 

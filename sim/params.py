@@ -42,6 +42,9 @@ class PressureParams:
     coercion_threat: float = 0.8  # [0,5] threat added by full coercion
     wedge_cut: float = 0.6  # [0,5] /yr fraction of member trust eroded at full wedge pressure
     base_threat: float = 0.5  # [0,1] threat a capable, driven, near great power poses to a non-aligned state
+    counterweight: float = 2.0  # [0,10] shielding from a great power's leverage per unit of the other powers' security engagement
+    asymmetry: float = 0.5  # [0,1] weight of dependence d_ig in a great power's leverage over a state
+    diversification: float = 0.3  # [0,10] /yr dependence on g shed per unit of alternative inducement or partner investment
 
 
 @dataclass
@@ -78,8 +81,9 @@ class IdentityParams:
     """Bounded-confidence identity dynamics (Deffuant et al. 2000; Wendt 1994)."""
 
     confidence: float = 0.3  # [0,1] epsilon: features move only when closer than this
-    convergence: float = 0.05  # [0,0.5] mu: share of the gap closed per contact
-    cultural_pull: float = 0.05  # [0,5] /yr pull toward the members' centre at full depth
+    convergence: float = 0.01  # [0,0.5] mu: share of the gap closed per contact
+    cultural_pull: float = 0.02  # [0,5] /yr pull toward the members' centre at full depth
+    summit_pull: float = 0.005  # [0,1] share of the gap to the participants' centre closed by a summit
 
 
 @dataclass
@@ -87,9 +91,10 @@ class DisputeParams:
     """Militarised incidents (Russett & Oneal 2001: shared institutions lower conflict)."""
 
     base_hazard: float = 1.0  # [0,50] incidents/yr at full dispute, zero trust, no institution
-    friction: float = 0.05  # [0,50] incidents/yr between distrustful neighbours without a dispute
+    friction: float = 0.5  # [0,50] incidents/yr per unit of mutual threat (the security dilemma), zero trust, no institution
     threat_weight: float = 1.0  # [0,10] hazard increase per unit of mutual threat
-    mediation: float = 0.8  # [0,1] share of the hazard removed by a fully deep shared institution
+    pacification: float = 6.0  # [0,20] log-hazard reduction per unit of pair trust (dependable expectations)
+    mediation: float = 3.0  # [0,20] log-hazard reduction per unit of shared-institution strength
     incident_cut: float = 0.4  # [0,1] share of pair trust lost in an incident
     escalation: float = 0.05  # [0,1] dispute intensity added by an incident
     settle_rate: float = 0.3  # [0,10] /yr settlement of disputes under trust and shared institutions
@@ -101,6 +106,7 @@ class ChoiceParams:
 
     review_rate: float = 0.5  # [0,steps_per_year] reviews per year (probability per step = rate*dt)
     temperature: float = 0.05  # (0,10] logit temperature; lower = closer to best response
+    balance: float = 6.0  # [0,10] weight of a great power's threat, times the means to meet it, in balancing it
     security: float = 1.0  # [0,10] weight of security gained from an institution
     economy: float = 0.6  # [0,10] weight of routes and economy
     identity: float = 0.8  # [0,10] weight of identity fit with the members
@@ -147,14 +153,16 @@ class PhaseParams:
 
     nascent_members: int = 2  # >=2 members of the founded community institution
     ascendant_trust: float = 0.5  # [0,1] mean member trust
-    ascendant_identity: float = 0.6  # [0,1] shared-identity index
+    ascendant_identity: float = 0.75  # [0,1] shared-identity index
     ascendant_interaction: float = 0.4  # [0,1] interaction index
     mature_peace: float = 0.95  # [0,1] peaceful-change expectation
     mature_years: float = 5.0  # [0,100] years without an incident among members
-    mature_min_trust: float = 0.45  # [0,1] minimum pairwise member trust
+    mature_min_trust: float = 0.5  # [0,1] minimum pairwise member trust
     mature_interest: float = 0.4  # [0,1] mutual-interest index
+    mature_identity: float = 0.8  # [0,1] shared-identity index (a collective identity, not only kinship)
     tight_trust: float = 0.75  # [0,1] mean member trust for tight coupling
     tight_depth: float = 0.8  # [0,1] institutional depth = collective security mechanisms
+    breadth: float = 0.85  # [0,1] share of the reference group still full members, for ascendant and mature
     bloc_trust: float = 0.5  # [0,1] trust that links two states into one bloc (trust-network components)
 
 
@@ -180,7 +188,8 @@ _UNIT = (0.0, 1.0)
 RANGES: dict[str, tuple[float, float]] = {
     "pressure.intensity": _UNIT, "pressure.reaction": (0, 5), "pressure.inducement_rate": (0, 5),
     "pressure.dependence_recovery": (0, 5), "pressure.coercion_threat": (0, 5),
-    "pressure.wedge_cut": (0, 5), "pressure.base_threat": _UNIT,
+    "pressure.wedge_cut": (0, 5), "pressure.base_threat": _UNIT, "pressure.counterweight": (0, 10),
+    "pressure.asymmetry": _UNIT, "pressure.diversification": (0, 10),
     "threat.adapt": (0, 10), "threat.dilemma": _UNIT, "threat.wendt": _UNIT, "threat.shock_decay": (0, 10),
     "interaction.base_contact": (0, 50), "interaction.institution_contact": (0, 50),
     "interaction.proximity_contact": (0, 50), "interaction.tie_contact": (0, 50),
@@ -189,11 +198,11 @@ RANGES: dict[str, tuple[float, float]] = {
     "interaction.trust_gain": _UNIT, "interaction.trust_loss": _UNIT,
     "interaction.density_decay": (0, 10), "interaction.density_half": (1e-9, 100),
     "interaction.route_weight": _UNIT,
-    "identity.confidence": _UNIT, "identity.convergence": (0, 0.5), "identity.cultural_pull": (0, 5),
+    "identity.confidence": _UNIT, "identity.convergence": (0, 0.5), "identity.cultural_pull": (0, 5), "identity.summit_pull": _UNIT,
     "disputes.base_hazard": (0, 50), "disputes.friction": (0, 50), "disputes.threat_weight": (0, 10),
-    "disputes.mediation": _UNIT, "disputes.incident_cut": _UNIT, "disputes.escalation": _UNIT,
+    "disputes.pacification": (0, 20), "disputes.mediation": (0, 20), "disputes.incident_cut": _UNIT, "disputes.escalation": _UNIT,
     "disputes.settle_rate": (0, 10),
-    "choice.review_rate": (0, 1000), "choice.temperature": (1e-6, 10), "choice.security": (0, 10),
+    "choice.review_rate": (0, 1000), "choice.temperature": (1e-6, 10), "choice.balance": (0, 10), "choice.security": (0, 10),
     "choice.economy": (0, 10), "choice.identity": (0, 10), "choice.trust": (0, 10),
     "choice.sovereignty": (0, 10), "choice.commitment": (0, 10), "choice.punishment": (0, 10), "choice.offer": (0, 10),
     "choice.entry_cost": (0, 10), "choice.switch_cost": (0, 10), "choice.hedge_bonus": (0, 10),
@@ -206,7 +215,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "phase.nascent_members": (2, 10_000), "phase.ascendant_trust": _UNIT,
     "phase.ascendant_identity": _UNIT, "phase.ascendant_interaction": _UNIT,
     "phase.mature_peace": _UNIT, "phase.mature_years": (0, 100), "phase.mature_min_trust": _UNIT,
-    "phase.mature_interest": _UNIT, "phase.tight_trust": _UNIT, "phase.tight_depth": _UNIT, "phase.bloc_trust": _UNIT,
+    "phase.mature_interest": _UNIT, "phase.mature_identity": _UNIT, "phase.tight_trust": _UNIT, "phase.tight_depth": _UNIT, "phase.bloc_trust": _UNIT,
+    "phase.breadth": _UNIT,
 }
 
 

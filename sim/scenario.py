@@ -84,7 +84,16 @@ class Scenario:
     partner_format: list[str] = field(default_factory=list)  # institutions whose partner level is open
     # Multiplies the world's initial pair trust (today's): < 1 for a start before today's ties existed.
     trust_scale: float = 1.0
+    # Documented starting values that differ from the world's (today's), e.g. the 1991 ones of the
+    # historical scenario: pair trust and dispute ("A-B": value; after trust_scale) and identity
+    # (state: {feature: value}). Unlisted pairs, states and features keep the world's values.
+    trust: dict[str, float] = field(default_factory=dict)
+    disputes: dict[str, float] = field(default_factory=dict)
+    identity: dict[str, dict[str, float]] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    # The direction each outcome should move against the baseline, as the header argues:
+    # outcome name (sim.simulate.OUTCOMES) -> "higher" or "lower". tests/test_theory.py checks it.
+    expected: dict[str, str] = field(default_factory=dict)
 
     @property
     def steps(self) -> int:
@@ -109,6 +118,9 @@ class Schedule:
     partner_open: np.ndarray  # (K,) bool
     trust_scale: float = 1.0  # factor on the world's initial pair trust
     found_given: np.ndarray | None = None  # (K,) bool: the scenario schedules this institution's founding
+    trust0: np.ndarray | None = None  # (N, N) starting pair trust (world x trust_scale, then the scenario's values)
+    dispute0: np.ndarray | None = None  # (N, N) starting disputes
+    identity0: np.ndarray | None = None  # (N, F) starting identities
 
     @property
     def dt(self) -> float:
@@ -161,6 +173,8 @@ def compile_schedule(scenario: Scenario, world: World, steps: int | None = None)
     for inst in scenario.partner_format:
         partner_open[_lookup(world.institutions, inst, "institution", "scenario.partner_format")] = True
 
+    trust0, dispute0, identity0 = _start_values(scenario, world)
+
     events: dict[int, list[Event]] = {}
     for n, ev in enumerate(scenario.events):
         where = f"scenario.events[{n}] ({ev.type} {ev.year:g})"
@@ -198,7 +212,42 @@ def compile_schedule(scenario: Scenario, world: World, steps: int | None = None)
     return Schedule(scenario.start_year, scenario.steps_per_year, T, strategy, events,
                     membership, founded, partner_open, float(scenario.trust_scale),
                     np.array([any(ev.type == "found" and ev.institution == name for ev in scenario.events)
-                              for name in world.institutions]))
+                              for name in world.institutions]), trust0, dispute0, identity0)
+
+
+def _pair(key: str, world: World, where: str) -> tuple[int, int]:
+    parts = str(key).split("-")
+    if len(parts) != 2 or parts[0] == parts[1]:
+        raise ScenarioError(f"{where}.{key}: a pair is written 'A-B' with two different state codes")
+    return tuple(_lookup(world.codes, c, "state code", f"{where}.{key}") for c in parts)
+
+
+def _unit(value, where: str) -> float:
+    v = float(value)
+    if not (np.isfinite(v) and 0.0 <= v <= 1.0):
+        raise ScenarioError(f"{where}={value} is out of range; allowed [0, 1]")
+    return v
+
+
+def _start_values(scenario: Scenario, world: World):
+    """Starting trust, disputes and identities: the world's, with the scenario's documented values on top."""
+    n = len(world.codes)
+    s = scenario.trust_scale
+    trust = np.array(world.trust) * s + (1 - s) * np.eye(n)
+    for key, value in scenario.trust.items():
+        a, b = _pair(key, world, "scenario.trust")
+        trust[a, b] = trust[b, a] = _unit(value, f"scenario.trust.{key}")
+    dispute = np.array(world.dispute, dtype=float)
+    for key, value in scenario.disputes.items():
+        a, b = _pair(key, world, "scenario.disputes")
+        dispute[a, b] = dispute[b, a] = _unit(value, f"scenario.disputes.{key}")
+    identity = np.array(world.identity, dtype=float)
+    for code, feats in scenario.identity.items():
+        i = _lookup(world.codes, code, "state code", f"scenario.identity.{code}")
+        for feat, value in feats.items():
+            f = _lookup(world.features, feat, "identity feature", f"scenario.identity.{code}.{feat}")
+            identity[i, f] = _unit(value, f"scenario.identity.{code}.{feat}")
+    return trust, dispute, identity
 
 
 def astuple_strategy(s: GreatPowerStrategy) -> tuple[float, ...]:

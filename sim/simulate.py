@@ -148,3 +148,33 @@ def flat_summary(record: dict) -> dict:
     for inst, on in record["founded"].items():
         row[f"founded_{inst}"] = on
     return row
+
+
+def outcomes(tr: Trajectory, window: int = 10) -> dict[str, np.ndarray]:
+    """The main outcomes of each replicate (DOMAIN.md §6), each an (R,) array; names used by scenario
+    ``expected:`` directions, the theory tests and the one-at-a-time table (``sim.oat``).
+
+    Phases reached (mature = mature-loose or higher), final members, breadth, condition
+    indices, member trust, depth and blocs at the end; incidents over the run; postures
+    toward each great power (states per posture, mean over the last ``window`` steps);
+    mean dependence on each great power at the end; and each state's final level in
+    the community institution (``community_<CODE>``, 0 none .. 3 member).
+    """
+    ts, w, st = tr.timeseries, tr.ctx.world, tr.final
+    phase = ts["phase"].max(0)
+    out = {"ascendant": (phase >= 2).astype(float), "mature": (phase >= 3).astype(float),
+           "tight": (phase >= 4).astype(float)}
+    for name, col in (("members", "members"), ("breadth", "breadth"), ("member_trust", "trust_mean"),
+                      ("trust_min", "trust_min"), ("identity", "identity"), ("interaction", "interaction"),
+                      ("interest", "interest"), ("depth", "depth"), ("blocs", "blocs"), ("peace", "peace")):
+        out[name] = ts[col][-1].astype(float)
+    out["incidents"] = ts["incidents"][1:].sum(0)
+    out["member_incidents"] = ts["member_incidents"][1:].sum(0)
+    tail = slice(max(1, ts["phase"].shape[0] - window), None)
+    for g, code in enumerate(w.gp_codes):
+        for posture in ("balance", "hedge", "bandwagon"):
+            out[f"{posture}_{code}"] = ts[f"{posture}_{code}"][tail].mean(0)
+        out[f"dependence_{code}"] = st.dependence[:, :, g].mean(1)
+    for i, code in enumerate(w.codes):
+        out[f"community_{code}"] = st.membership[:, i, w.community].astype(float)
+    return out

@@ -17,7 +17,7 @@ from hypothesis import strategies as hs
 
 from sim.dynamics import Context, init_state, replicate_rngs, step
 from sim.metrics import CONDITIONS
-from sim.scenario import compile_schedule
+from sim.scenario import compile_schedule, load_scenario
 from sim.simulate import simulate
 from sim.world import synthetic_world
 
@@ -163,40 +163,47 @@ def test_higher_identity_similarity_means_earlier_ascendant():
     """Adler & Barnett 1998: shared identity is a condition of the ascendant phase; starting closer gets there sooner."""
     import dataclasses
 
-    p = params(phase__ascendant_identity=0.97)
+    p = params()  # the default shared-identity threshold (0.75) binds: today's members sit at 0.76
 
-    def mean_first_ascendant(shrink):
+    def mean_first_ascendant(spread):
         x = np.array(TURKIC.identity)
         centre = x.mean(0)
-        world = dataclasses.replace(TURKIC, identity=centre + shrink * (x - centre))
+        world = dataclasses.replace(TURKIC, identity=np.clip(centre + spread * (x - centre), 0, 1))
         _, s = run_summary(world=world, p=p, replicates=30)
         return np.mean([r["first_year"]["ascendant"] or 2046 for r in s])
 
-    assert mean_first_ascendant(0.3) < mean_first_ascendant(1.0) - 1.0
+    # 0.5: identities half as far apart as today's; 1.3: 30% farther apart than today's
+    assert mean_first_ascendant(0.5) < mean_first_ascendant(1.3) - 1.0
 
 
 # --------------------------------------------------------------------------- outcome variety
 
-#: For each phase a documented setting under which most seeds reach exactly that phase (baseline scenario).
+#: For each phase a documented setting under which most seeds reach exactly that phase:
+#: (scenario, parameter overrides, strategy changes for every great power, founded overrides).
+#: Checked on master seeds 2024, 1 and 2 (30 replicates each); the test runs 2024.
 VARIETY = {
     # Maximal divide-and-rule pressure and no community at the start: trust never allows founding.
-    "none": (dict(pressure__intensity=1.0, pressure__wedge_cut=3.0), dict(wedge=0.9), {"OTS": False}),
-    # The community exists but a great power's wedge keeps trust below the ascendant threshold.
-    "nascent": (dict(pressure__intensity=1.0, pressure__wedge_cut=2.0), dict(wedge=0.9), None),
+    "none": ("baseline", dict(pressure__intensity=1.0, pressure__wedge_cut=3.0), dict(wedge=0.9), {"OTS": False}),
+    # From 1991 the Turkic Council is founded in 2009, but heavy great-power pressure keeps member trust
+    # below the ascendant threshold (the present-day scenarios start ascendant: 2025 is past this phase).
+    "nascent": ("historical", dict(pressure__intensity=1.0, pressure__wedge_cut=2.0), {}, None),
     # Strong but not maximal great-power pressure: trust and ties grow, peace is never dependable.
-    "ascendant": (dict(pressure__intensity=0.7), {}, None),
-    # Little pressure and no frictions among neighbours: dependable peaceful change without deep integration.
-    "mature-loose": (dict(pressure__intensity=0.1, disputes__friction=0.0), {}, None),
+    "ascendant": ("baseline", dict(pressure__intensity=0.7), {}, None),
+    # Little pressure and no institutional deepening: dependable peaceful change without integration (Adler 1991).
+    "mature-loose": ("baseline", dict(pressure__intensity=0.1, institutions__deepen_rate=0.0), {}, None),
     # Little pressure, cooperative interaction and institutional investment without vetoes: collective security.
-    "mature-tight": (dict(pressure__intensity=0.1, institutions__deepen_rate=0.1, institutions__veto_margin=1.0,
-                          interaction__coop_base=1.0), {}, None),
+    "mature-tight": ("baseline", dict(pressure__intensity=0.1, institutions__deepen_rate=0.1, institutions__veto_margin=1.0,
+                                      interaction__coop_base=1.0), {}, None),
 }
 
 
 @pytest.mark.parametrize("phase", list(VARIETY))
 def test_each_phase_is_reached_under_its_documented_setting(phase):
-    overrides, strategy, founded = VARIETY[phase]
-    sc = baseline(**strategy)
+    scenario, overrides, strategy, founded = VARIETY[phase]
+    sc = load_scenario(scenario)
+    for g in sc.great_powers.values():
+        for k, v in strategy.items():
+            setattr(g, k, v)
     if founded:
         sc.founded = founded
     _, s = run_summary(scenario=sc, p=params(**overrides), replicates=30, seed=2024)

@@ -60,7 +60,7 @@ def test_turkic_loads(world: World) -> None:
     assert world.codes == ("TUR", "AZE", "KAZ", "KGZ", "UZB", "TKM", "HUN", "TRNC", "ARM", "TJK", "KOR")
     assert world.gp_codes == ("RUS", "CHN", "USA")
     assert world.institutions[world.community] == "OTS"
-    assert world.features == ("language", "history", "religion", "political_culture")
+    assert world.features == ("language", "history", "faith", "religion_public", "script", "political_culture")
     assert load_world(TURKIC).codes == world.codes  # path and bare name agree
 
 
@@ -144,7 +144,7 @@ BAD = [
      ["state 'AZE'", "unknown field 'sovereignity'", "allowed:"]),
     ("wrong type", _set("states/UZB/transnational", "high"), ["state 'UZB'", "'transnational'", "not a number"]),
     ("bool as number", _set("states/UZB/transnational", True), ["state 'UZB'", "not a number"]),
-    ("identity missing", _delete("states/TKM/identity/religion"), ["state 'TKM'", "missing field 'identity.religion'"]),
+    ("identity missing", _delete("states/TKM/identity/script"), ["state 'TKM'", "missing field 'identity.script'"]),
     ("identity unknown", _set("states/TKM/identity/ethnicity", 0.5),
      ["state 'TKM'", "unknown field 'identity.ethnicity'"]),
     ("identity type", _set("states/TKM/identity/language", "turkic"),
