@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 import report_fixtures as F
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 import sim
 from sim.report import FIGURE_NAMES, Options, make_report
@@ -16,6 +20,7 @@ from sim.report import data as D
 from sim.report import plots as P
 from sim.report.__main__ import main
 from sim.report.load import load
+from sim.metrics import PHASES
 
 IMG = re.compile(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+"')
 CAPTION = re.compile(r"<figcaption><b>Figure (\d+)\. ")
@@ -202,7 +207,83 @@ def test_empty_multirun_still_reports(tmp_path):
 # --------------------------------------------------------------------------- drawing functions (smoke)
 
 def labelled(fig: Figure) -> bool:
-    return any(ax.get_xlabel() for ax in fig.axes) and any(ax.get_ylabel() for ax in fig.axes)
+    return any(ax.get_xlabel() or ax.get_title() for ax in fig.axes) and any(ax.get_ylabel() for ax in fig.axes)
+
+
+DRAW = {"conditions": P.plot_conditions, "phase_probability": P.plot_phase_probability,
+        "time_to_phase": P.plot_time_to_phase, "phase_diagram": P.plot_phase_diagram,
+        "network": P.plot_network, "postures": P.plot_postures, "sensitivity": P.plot_sensitivity,
+        "memberships": (lambda d: P.plot_membership_timeline(d, "OTS") if isinstance(d, dict)
+                        else P.plot_membership_final(d, "OTS"))}
+
+
+def drawn_figures(rep):
+    for f in rep.figures:
+        if f.drawn:
+            with P.style():
+                fig = DRAW[f.name](f.data)
+                FigureCanvasAgg(fig)
+                fig.canvas.draw()
+            yield f, fig
+
+
+def test_every_figure_fits_its_canvas_with_readable_text(reports):
+    """Nothing drawn outside the canvas (matplotlib's tight bounding box of every artist, nodes and labels
+    of the network included: they are not clipped to their axes), no text below MIN_FONT points, no empty margin."""
+    _, rep, _ = reports
+    for r in rep.values():
+        for f, fig in drawn_figures(r):
+            w, h = fig.get_size_inches()
+            bb = fig.get_tightbbox(fig.canvas.get_renderer())
+            assert bb.x0 >= -0.01 and bb.y0 >= -0.01 and bb.x1 <= w + 0.01 and bb.y1 <= h + 0.01, (f.name, bb, w, h)
+            assert bb.width > 0.9 * w and bb.height > 0.9 * h, (f.name, "blank margin", bb, w, h)
+            small = [(t.get_text(), t.get_fontsize()) for t in fig.findobj(Text)
+                     if t.get_visible() and t.get_text().strip() and t.get_fontsize() < P.MIN_FONT - 1e-9]
+            assert not small, (f.name, small[:5])
+
+
+def test_every_colour_has_a_legend(reports):
+    _, rep, _ = reports
+    for r in rep.values():
+        for f, fig in drawn_figures(r):
+            legends = [lg for lg in fig.legends] + [a.get_legend() for a in fig.axes if a.get_legend()]
+            colorbars = [a for a in fig.axes if a.get_label() == "<colorbar>"]
+            assert legends or colorbars, f.name
+            labels = {t.get_text() for lg in legends for t in lg.get_texts()}
+            if f.name == "network":  # every bloc of every panel is in the one legend, with one colour
+                blocs = {b for b in f.data["nodes"]["bloc"] if b}
+                assert {f"bloc of {b}" for b in blocs} <= labels and "in no bloc" in labels
+            if f.name == "phase_probability":
+                assert set(PHASES) <= labels
+            if f.name in ("postures", "phase_diagram") or (f.name == "memberships" and isinstance(f.data, dict)):
+                assert colorbars, f.name
+            elif f.name == "memberships":  # final levels as bars: one legend entry per level
+                assert {"none", "partner", "observer", "member"} <= labels
+
+
+def test_overlapping_curves_stay_distinguishable():
+    """Two groups with identical time-to-phase curves: different colour, line style and marker, and offset."""
+    rows = pd.DataFrame({"label": ["A"] * 4 + ["B"] * 4, "status": "ok", "start_year": 2025.0,
+                         "first_year_ascendant": [2027.0, 2030.0, 2027.0, math.nan] * 2})
+    d = D.time_to_phase_data(rows, phases=("ascendant",))
+    with P.style():
+        fig = P.plot_time_to_phase(d, horizon=10)
+    ax = fig.axes[0]
+    steps = [ln for ln in ax.get_lines() if ln.get_linestyle() not in ("None", "none") and len(ln.get_xdata()) > 2]
+    a, b = steps[:2]
+    assert a.get_color() != b.get_color() and a.get_linestyle() != b.get_linestyle()
+    assert not np.allclose(a.get_xdata(), b.get_xdata())  # offset in years ...
+    assert np.abs(np.asarray(a.get_xdata()) - np.asarray(b.get_xdata())).max() <= 0.6  # ... by less than a year
+    np.testing.assert_allclose(a.get_ydata(), b.get_ydata())  # the same numbers
+    marks = [ln.get_marker() for ln in ax.get_lines() if ln.get_linestyle() in ("None", "none")]
+    assert len(set(marks)) >= 2
+
+
+def test_report_and_page_share_one_colour_map():
+    from sim.report import colors as C
+
+    assert P.PHASE_COLORS is C.PHASE_COLORS and P.LEVEL_COLORS is C.LEVEL_COLORS
+    assert list(C.PHASE_COLORS) == list(PHASES) and list(C.LEVEL_COLORS) == ["none", "partner", "observer", "member"]
 
 
 def test_drawing_functions_return_labelled_figures(reports):
@@ -213,11 +294,7 @@ def test_drawing_functions_return_labelled_figures(reports):
             if not f.drawn or (f.name, type(f.data)) in seen:
                 continue
             seen.add((f.name, type(f.data)))
-            draw = {"conditions": P.plot_conditions, "phase_probability": P.plot_phase_probability,
-                    "time_to_phase": P.plot_time_to_phase, "phase_diagram": P.plot_phase_diagram,
-                    "network": P.plot_network, "postures": P.plot_postures, "sensitivity": P.plot_sensitivity,
-                    "memberships": (lambda d: P.plot_membership_timeline(d, "OTS") if isinstance(d, dict)
-                                    else P.plot_membership_final(d, "OTS"))}[f.name]
+            draw = DRAW[f.name]
             with P.style():
                 fig = draw(f.data)
             assert isinstance(fig, Figure) and labelled(fig), f.name

@@ -13,12 +13,17 @@ Conventions:
 * groups (``by``, default ``label``: the point's varied values) keep the order of
   their first appearance, i.e. point order;
 * quantiles use numpy's default (linear interpolation);
-* "mature" means ``phase_reached`` in :data:`MATURE` unless another outcome set is given.
+* "mature" means ``phase_reached`` in :data:`MATURE` unless another outcome set is given;
+* every share comes with a 95% Wilson score interval (:func:`wilson_interval`),
+  every mean with a seeded percentile-bootstrap interval (:func:`bootstrap_mean`),
+  every contrast between two groups pairs replicate k with replicate k (same
+  seed: common random numbers) when the seeds match (:func:`paired_contrast`).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,13 +31,18 @@ import pandas as pd
 
 from ..metrics import CONDITIONS, PHASES
 from ..world import LEVELS
+from .colors import POSTURE_NAMES
 from .load import short_name
 
 #: Phases that count as a mature security community (DESIGN.md §3).
 MATURE = ("mature-loose", "mature-tight")
 #: The time-series metrics of the conditions figure: the three Adler-Barnett conditions and member trust.
 CONDITION_METRICS = (*CONDITIONS, "trust_mean")
-POSTURES = {-1: "balance", 0: "hedge", 1: "bandwagon"}
+POSTURES = POSTURE_NAMES
+#: z of a two-sided 95% normal interval.
+Z95 = 1.959963984540054
+#: Bootstrap resamples of every interval of a mean, a median or a paired mean difference.
+N_BOOT = 2000
 
 
 class Skip(Exception):
@@ -61,6 +71,352 @@ def outcome_name(outcome: Sequence[str]) -> str:
 def reached(results: pd.DataFrame, outcome: Sequence[str] = MATURE) -> pd.Series:
     """1.0 where ``phase_reached`` is in ``outcome``, else 0.0 (per row)."""
     return results["phase_reached"].isin(list(outcome)).astype(float)
+
+
+# --------------------------------------------------------------------------- intervals and contrasts
+
+def wilson_interval(k, n, z: float = Z95):
+    """Wilson score interval of a binomial share k/n (Wilson 1927; Brown, Cai & DasGupta 2001).
+
+    ``k`` and ``n`` may be numbers or arrays; returns ``(lo, hi)`` (NaN where
+    n == 0). Unlike the normal approximation it stays inside [0, 1] and does
+    not collapse at k = 0 or k = n: 0 of 30 gives [0, 0.114].
+    """
+    k = np.asarray(k, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        z2 = z * z
+        denom = 1 + z2 / n
+        centre = (p + z2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+        lo = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
+        hi = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+    if lo.ndim == 0:
+        return float(lo), float(hi)
+    return lo, hi
+
+
+def share_interval(hits) -> dict:
+    """Share of True in ``hits`` (NaN dropped) with its Wilson interval: estimate, lo, hi, k, n."""
+    h = np.asarray(pd.Series(hits, dtype=float).dropna(), dtype=float)
+    n, k = len(h), float(h.sum())
+    lo, hi = wilson_interval(k, n)
+    return {"estimate": k / n if n else math.nan, "lo": lo, "hi": hi, "k": int(k), "n": n}
+
+
+def _resample_index(n: int, seed: int, n_boot: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def bootstrap_mean(x, seed: int = 0, n_boot: int = N_BOOT, level: float = 0.95) -> dict:
+    """Mean of ``x`` (NaN dropped) with a percentile-bootstrap interval (Efron & Tibshirani 1993, ch. 13).
+
+    ``n_boot`` resamples of size n with replacement from ``numpy.random.default_rng(seed)``;
+    the interval is the (1 - level)/2 and (1 + level)/2 quantiles of the
+    resampled means (numpy's linear interpolation). Deterministic for a seed.
+    Returns estimate, lo, hi, n.
+    """
+    v = np.asarray(pd.Series(x, dtype=float).dropna(), dtype=float)
+    n = len(v)
+    if n == 0:
+        return {"estimate": math.nan, "lo": math.nan, "hi": math.nan, "n": 0}
+    means = v[_resample_index(n, seed, n_boot)].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return {"estimate": float(v.mean()), "lo": float(lo), "hi": float(hi), "n": n}
+
+
+def bootstrap_quantile_band(values: np.ndarray, q: float = 0.5, seed: int = 0, n_boot: int = 1000,
+                            level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile-bootstrap interval of the ``q`` quantile across replicates, per row of ``values`` (T, R).
+
+    The same resampled replicates are used for every row (a resampled
+    replicate keeps its whole trajectory). Returns ``(lo, hi)``, each (T,).
+    """
+    v = np.asarray(values, dtype=float)
+    T, R = v.shape
+    if R == 0:
+        return np.full(T, np.nan), np.full(T, np.nan)
+    idx = _resample_index(R, seed, n_boot)
+    qs = np.quantile(v[:, idx], q, axis=2)  # (T, n_boot)
+    lo, hi = np.quantile(qs, [(1 - level) / 2, (1 + level) / 2], axis=1)
+    return lo, hi
+
+
+def newcombe_difference(x, y, paired: bool = True, z: float = Z95) -> dict:
+    """Difference of two shares, mean(x) - mean(y), with Newcombe's score interval.
+
+    ``x`` and ``y`` are 0/1 outcomes. ``paired``: pair i of x goes with pair i
+    of y (the same replicate seed in both groups) and the interval is
+    Newcombe's (1998b) method 10 from the 2 x 2 table of pairs (a both, b x
+    only, c y only, d neither), with phi = (ad - bc) / sqrt((a+b)(c+d)(a+c)(b+d))
+    (0 when a margin is empty); else the independent-samples method 10 of
+    Newcombe (1998a) (phi = 0, any lengths). With Wilson intervals
+    (l1, u1) of p1 and (l2, u2) of p2:
+
+        lo = d - sqrt((p1 - l1)^2 - 2 phi (p1 - l1)(u2 - p2) + (u2 - p2)^2)
+        hi = d + sqrt((u1 - p1)^2 - 2 phi (u1 - p1)(p2 - l2) + (p2 - l2)^2)
+
+    Returns diff, lo, hi, n (pairs, or n of x), paired.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if paired:
+        if len(x) != len(y):
+            raise ValueError("paired shares need equally long outcome vectors")
+        keep = ~(np.isnan(x) | np.isnan(y))
+        x, y = x[keep] > 0.5, y[keep] > 0.5
+        n1 = n2 = len(x)
+        a, b = float(np.sum(x & y)), float(np.sum(x & ~y))
+        c, d = float(np.sum(~x & y)), float(np.sum(~x & ~y))
+        k1, k2 = a + b, a + c
+        den = (a + b) * (c + d) * (a + c) * (b + d)
+        phi = (a * d - b * c) / math.sqrt(den) if den > 0 else 0.0
+    else:
+        x, y = x[~np.isnan(x)] > 0.5, y[~np.isnan(y)] > 0.5
+        n1, n2 = len(x), len(y)
+        k1, k2 = float(x.sum()), float(y.sum())
+        phi = 0.0
+    if n1 == 0 or n2 == 0:
+        return {"diff": math.nan, "lo": math.nan, "hi": math.nan, "n": 0, "paired": paired}
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = wilson_interval(k1, n1, z)
+    l2, u2 = wilson_interval(k2, n2, z)
+    diff = p1 - p2
+    lo = diff - math.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
+    hi = diff + math.sqrt(max((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0.0))
+    return {"diff": diff, "lo": max(lo, -1.0), "hi": min(hi, 1.0), "n": n1, "paired": paired}
+
+
+def bootstrap_mean_difference(x, y, paired: bool = True, seed: int = 0, n_boot: int = N_BOOT,
+                              level: float = 0.95) -> dict:
+    """mean(x) - mean(y) with a percentile-bootstrap interval.
+
+    ``paired``: the differences x_i - y_i of the pairs where both are known
+    are resampled (pairs stay together, so the seed noise that the two groups
+    share cancels); otherwise x and y are resampled independently (seeds
+    ``seed`` and ``seed + 1``). Returns diff, lo, hi, n (pairs, or n of x), paired.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if paired:
+        if len(x) != len(y):
+            raise ValueError("paired means need equally long vectors")
+        d = x - y
+        r = bootstrap_mean(d, seed=seed, n_boot=n_boot, level=level)
+        return {"diff": r["estimate"], "lo": r["lo"], "hi": r["hi"], "n": r["n"], "paired": True}
+    x, y = x[~np.isnan(x)], y[~np.isnan(y)]
+    if len(x) == 0 or len(y) == 0:
+        return {"diff": math.nan, "lo": math.nan, "hi": math.nan, "n": 0, "paired": False}
+    mx = x[_resample_index(len(x), seed, n_boot)].mean(axis=1)
+    my = y[_resample_index(len(y), seed + 1, n_boot)].mean(axis=1)
+    lo, hi = np.quantile(mx - my, [(1 - level) / 2, (1 + level) / 2])
+    return {"diff": float(x.mean() - y.mean()), "lo": float(lo), "hi": float(hi), "n": len(x), "paired": False}
+
+
+def pair_replicates(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Rows of ``a`` and ``b`` that share a replicate (and seed): common random numbers, in replicate order.
+
+    Replicate k of every scenario or point runs on the same seed
+    (``SeedSequence(seed, spawn_key=(k,))``), so a contrast between two groups
+    can pair replicate k with replicate k. None when no row pairs up (a
+    different master seed, or no replicate column), so callers fall back to
+    independent samples.
+    """
+    key = [c for c in ("replicate", "seed") if c in a.columns and c in b.columns
+           and a[c].notna().any() and b[c].notna().any()]
+    if "replicate" not in key:
+        return None
+    ka = a.dropna(subset=key).drop_duplicates(key).set_index(key)
+    kb = b.dropna(subset=key).drop_duplicates(key).set_index(key)
+    common = ka.index.intersection(kb.index).sort_values()
+    if len(common) == 0:
+        return None
+    return ka.loc[common].reset_index(), kb.loc[common].reset_index()
+
+
+def start_phase(results: pd.DataFrame) -> pd.Series:
+    """Per row: the code of the phase at the start (the highest phase whose first year is the start year)."""
+    code = pd.Series(0, index=results.index)
+    for k, ph in enumerate(PHASES[1:], start=1):
+        col = f"first_year_{ph}"
+        if col in results.columns:
+            at = results[col].astype(float) <= results["start_year"].astype(float)
+            code = code.where(~at, k)
+    return code
+
+
+def years_to_first_advance(results: pd.DataFrame) -> pd.Series:
+    """Per row: years from the start to the first year in a phase above the starting one (NaN: never).
+
+    From the ``first_year_<phase>`` columns (the first year the phase or a
+    higher one was reached) and ``start_year``; a fall back to a lower phase
+    is not counted (the results table does not record it).
+    """
+    out = pd.Series(math.nan, index=results.index)
+    if "start_year" not in results.columns:
+        return out
+    s = start_phase(results)
+    start = results["start_year"].astype(float)
+    for k, ph in enumerate(PHASES[1:], start=1):
+        col = f"first_year_{ph}"
+        if col not in results.columns:
+            continue
+        t = results[col].astype(float) - start
+        take = (k > s) & t.notna() & (out.isna() | (t < out))
+        out = out.where(~take, t)
+    return out
+
+
+#: The mean outcomes of the headline table: column -> (name, unit, format).
+HEADLINE_MEANS = {"final_members": ("final members", "states", "{:.1f}"),
+                  "final_trust_mean": ("member trust", "index 0–1", "{:.2f}"),
+                  "member_incidents": ("incidents among members", "per run", "{:.1f}")}
+
+
+def headline_outcomes(results: pd.DataFrame, outcome: Sequence[str] = MATURE) -> list[dict]:
+    """The outcomes of the headline table present in ``results``: key, name, kind, column, unit, format.
+
+    P(reached >= p) for each phase p above none (the ``phase_reached`` column),
+    P(outcome) when the outcome set is not one of those, the years to the first
+    phase advance, then :data:`HEADLINE_MEANS`.
+    """
+    out = []
+    if "phase_reached" in results.columns:
+        for k, ph in enumerate(PHASES[1:], start=1):
+            name = f"P(≥ {ph})" if k < len(PHASES) - 1 else f"P({ph})"
+            out.append({"key": f"ge_{ph}", "name": name, "kind": "share", "phases": PHASES[k:],
+                        "unit": "probability", "format": "{:.2f}"})
+        if tuple(outcome) not in [tuple(PHASES[k:]) for k in range(1, len(PHASES))]:
+            out.append({"key": "outcome", "name": outcome_name(outcome), "kind": "share", "phases": tuple(outcome),
+                        "unit": "probability", "format": "{:.2f}"})
+    if "start_year" in results.columns and any(c.startswith("first_year_") for c in results.columns):
+        out.append({"key": "years_to_advance", "name": "years to first phase advance", "kind": "mean",
+                    "unit": "years", "format": "{:.1f}"})
+    for col, (name, unit, fmt) in HEADLINE_MEANS.items():
+        if col in results.columns:
+            out.append({"key": col, "name": name, "kind": "mean", "unit": unit, "format": fmt})
+    return out
+
+
+def _outcome_values(rows: pd.DataFrame, spec: dict) -> pd.Series:
+    if spec["kind"] == "share":
+        return rows["phase_reached"].isin(list(spec["phases"])).astype(float).where(rows["phase_reached"].notna())
+    if spec["key"] == "years_to_advance":
+        return years_to_first_advance(rows)
+    return pd.to_numeric(rows[spec["key"]], errors="coerce").astype(float)
+
+
+def headline_data(results: pd.DataFrame, reference=None, by: str = "label", outcome: Sequence[str] = MATURE,
+                  seed: int = 0, n_boot: int = N_BOOT, groups: Sequence | None = None) -> pd.DataFrame:
+    """The headline table: every main outcome per group with its 95% interval, and the contrast to ``reference``.
+
+    One row per (group, outcome) in group order then :func:`headline_outcomes`
+    order. Columns: group, key, name, kind (share | mean), unit, n (finished
+    replicates with a value), k (shares: hits), estimate, lo, hi (Wilson for
+    shares, percentile bootstrap of the mean for means, ``seed``), reference
+    (the reference group's name), pairs (replicates paired by replicate index
+    and seed; 0 = unpaired), diff, diff_lo, diff_hi (group - reference:
+    Newcombe's paired interval for shares, bootstrap of the paired differences
+    for means; unpaired versions when no replicate pairs up) and
+    ``excludes_zero`` (the difference's interval lies wholly above or below 0).
+    The reference row has no difference. "years to first phase advance" is
+    averaged over the replicates that advanced (n says how many).
+    """
+    ok = ok_rows(results)
+    if ok.empty:
+        raise Skip("no finished replicate")
+    specs = headline_outcomes(ok, outcome)
+    if not specs:
+        raise Skip("no outcome columns in the results")
+    order = list(groups) if groups is not None else _groups(ok, by)
+    ref_rows = ok[ok[by] == reference] if reference is not None else None
+    rows = []
+    for gi, g in enumerate(order):
+        sub = ok[ok[by] == g]
+        if sub.empty:
+            continue
+        pairs = None
+        if ref_rows is not None and g != reference and len(ref_rows):
+            pairs = pair_replicates(sub, ref_rows)
+        for oi, spec in enumerate(specs):
+            v = _outcome_values(sub, spec)
+            if spec["kind"] == "share":
+                est = share_interval(v)
+            else:
+                est = bootstrap_mean(v, seed=seed, n_boot=n_boot)
+                est["k"] = math.nan
+            row = {"group": g, "key": spec["key"], "name": spec["name"], "kind": spec["kind"], "unit": spec["unit"],
+                   "format": spec["format"], "n": est["n"], "k": est["k"], "estimate": est["estimate"],
+                   "lo": est["lo"], "hi": est["hi"], "reference": reference, "pairs": 0,
+                   "diff": math.nan, "diff_lo": math.nan, "diff_hi": math.nan, "excludes_zero": False}
+            if ref_rows is not None and g != reference and len(ref_rows):
+                if pairs is not None:
+                    xa, xb = _outcome_values(pairs[0], spec).to_numpy(), _outcome_values(pairs[1], spec).to_numpy()
+                    c = (newcombe_difference(xa, xb, paired=True) if spec["kind"] == "share"
+                         else bootstrap_mean_difference(xa, xb, paired=True, seed=seed, n_boot=n_boot))
+                else:
+                    xa, xb = v.to_numpy(), _outcome_values(ref_rows, spec).to_numpy()
+                    c = (newcombe_difference(xa, xb, paired=False) if spec["kind"] == "share"
+                         else bootstrap_mean_difference(xa, xb, paired=False, seed=seed, n_boot=n_boot))
+                row.update(pairs=c["n"] if c["paired"] else 0, diff=c["diff"], diff_lo=c["lo"], diff_hi=c["hi"],
+                           excludes_zero=bool(c["lo"] > 0 or c["hi"] < 0))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pick_reference(results: pd.DataFrame, requested: str | None = None, base: str | None = None,
+                   by: str = "label") -> str | None:
+    """The reference group: ``requested`` (a group label, or a scenario name), else ``base``, else the first group.
+
+    Raises ValueError naming the groups when ``requested`` matches none. None
+    when there is at most one group (nothing to contrast).
+    """
+    ok = ok_rows(results)
+    groups = _groups(ok, by) if len(ok) else _groups(results, by)
+    if requested is not None:
+        if requested in groups:
+            return requested
+        if "scenario" in results.columns:
+            hit = [g for g in groups if (ok.loc[ok[by] == g, "scenario"] == requested).any()]
+            if hit:
+                return hit[0]
+        shown = ", ".join(map(str, groups[:12])) + (" ..." if len(groups) > 12 else "")
+        raise ValueError(f"--reference {requested}: no such group or scenario; groups: {shown}")
+    if len(groups) < 2:
+        return None
+    if base is not None and base in groups:
+        return base
+    return groups[0]
+
+
+def base_point_label(results: pd.DataFrame, factors: Sequence[str], config: dict | None,
+                     by: str = "label") -> str | None:
+    """The design's base point: the group whose factor values equal the config's own values (None if no point does).
+
+    ``config`` is a resolved config (``.hydra/config.yaml``): each factor is
+    looked up by its dotted path (``params.pressure.intensity``).
+    """
+    if not factors or not config:
+        return None
+    base = {}
+    for f in factors:
+        node = config
+        for part in f.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None or isinstance(node, (dict, list)):
+            return None
+        base[f] = node
+    ok = ok_rows(results)
+    for g in _groups(ok, by):
+        row = ok[ok[by] == g].iloc[0]
+        try:
+            if all(math.isclose(float(row[f]), float(v), rel_tol=1e-9, abs_tol=1e-12) if not isinstance(v, str)
+                   else str(row[f]) == v for f, v in base.items()):
+                return g
+        except (TypeError, ValueError, KeyError):
+            continue
+    return None
 
 
 # --------------------------------------------------------------------------- tables
@@ -121,7 +477,10 @@ def phase_probability_data(results: pd.DataFrame, by: str = "label", max_groups:
 
     With more than ``max_groups`` groups and a numeric ``factor`` given, the
     groups are equal-width bins of that factor (``bins`` of them) instead.
-    Rows sum to 1 (groups with no finished replicate are left out).
+    Rows sum to 1 over the phases (groups with no finished replicate are left
+    out). For each phase p above none, ``ge:<p>`` is the cumulative share
+    P(highest phase >= p) and ``ge:<p>:lo`` / ``ge:<p>:hi`` its 95% Wilson
+    interval (the whiskers of the figure, at the boundaries between segments).
     """
     ok = ok_rows(results)
     if ok.empty:
@@ -136,6 +495,10 @@ def phase_probability_data(results: pd.DataFrame, by: str = "label", max_groups:
     n = counts.sum(axis=1)
     out = counts.div(n, axis=0)
     out["n"] = n
+    for k, ph in enumerate(PHASES[1:], start=1):
+        ge = counts[list(PHASES[k:])].sum(axis=1)
+        lo, hi = wilson_interval(ge.to_numpy(float), n.to_numpy(float))
+        out[f"ge:{ph}"], out[f"ge:{ph}:lo"], out[f"ge:{ph}:hi"] = ge / n, lo, hi
     out.index.name = "group"
     out.columns.name = None
     return out
@@ -148,8 +511,9 @@ def time_to_phase_data(results: pd.DataFrame, by: str = "label",
     Returns ``ecdf``: per group and phase, each distinct time ``years`` with
     ``probability`` = share of all finished replicates of the group that had
     reached the phase by then (replicates that never reach it keep the curve
-    below 1); and ``summary``: per group and phase, ``reached``, ``n`` and the
-    ``median`` time among those that reached it.
+    below 1) and its 95% Wilson interval ``lo``, ``hi``; and ``summary``: per
+    group and phase, ``reached``, ``n``, the ``median`` time among those that
+    reached it, and the final share ``share`` with ``lo``, ``hi``.
     """
     ok = ok_rows(results)
     phases = [p for p in phases if f"first_year_{p}" in ok.columns]
@@ -163,34 +527,99 @@ def time_to_phase_data(results: pd.DataFrame, by: str = "label",
         n = len(sub)
         for ph in phases:
             t = (sub[f"first_year_{ph}"].astype(float) - sub["start_year"].astype(float)).dropna()
+            lo, hi = wilson_interval(len(t), n)
             summary.append({"group": g, "phase": ph, "reached": len(t), "n": n,
-                            "median": float(t.median()) if len(t) else math.nan})
+                            "median": float(t.median()) if len(t) else math.nan,
+                            "share": len(t) / n if n else math.nan, "lo": lo, "hi": hi})
             if len(t):
                 vc = t.value_counts().sort_index()
                 for years, c in zip(vc.index, vc.cumsum()):
-                    ecdf.append({"group": g, "phase": ph, "years": float(years), "probability": c / n})
-    return {"ecdf": pd.DataFrame(ecdf, columns=["group", "phase", "years", "probability"]),
+                    lo, hi = wilson_interval(int(c), n)
+                    ecdf.append({"group": g, "phase": ph, "years": float(years), "probability": c / n,
+                                 "lo": lo, "hi": hi})
+    return {"ecdf": pd.DataFrame(ecdf, columns=["group", "phase", "years", "probability", "lo", "hi"]),
             "summary": pd.DataFrame(summary)}
 
 
-def representative_groups(results: pd.DataFrame, max_groups: int = 4, by: str = "label",
-                          outcome: Sequence[str] = MATURE) -> list:
-    """At most ``max_groups`` groups spanning the outcome: all if few, else evenly spaced by P(outcome).
+def membership_difference(results: pd.DataFrame, institution: str, reference, by: str = "label") -> pd.DataFrame:
+    """How far each group's final memberships in ``institution`` are from the reference group's.
 
-    Groups are ranked by (P(outcome), mean final_trust_mean, order of
-    appearance) and ``max_groups`` evenly spaced ranks are taken (lowest and
-    highest included); the result keeps the order of appearance.
+    Per group and state, the distribution of the final level (none, partner,
+    observer, member) across finished replicates, from the
+    ``level_<INST>_<CODE>`` columns; the distance of a group is the largest,
+    over states, total-variation distance to the reference's distribution
+    (0.5 * sum over levels of |share - reference share|; 0 = same, 1 = disjoint).
+    Columns: group, distance, state (the state where it is largest).
+    """
+    ok = ok_rows(results)
+    prefix = f"level_{institution}_"
+    cols = [c for c in ok.columns if c.startswith(prefix)]
+    groups = _groups(ok, by)
+    if not cols or reference not in groups:
+        return pd.DataFrame({"group": groups, "distance": 0.0, "state": ""})
+
+    def dist(g):
+        sub = ok[ok[by] == g]
+        return {c[len(prefix):]: sub[c].fillna("none").astype(str).value_counts(normalize=True)
+                .reindex(list(LEVELS), fill_value=0.0) for c in cols}
+
+    ref = dist(reference)
+    rows = []
+    for g in groups:
+        d = dist(g)
+        tv = {st: 0.5 * float((d[st] - ref[st]).abs().sum()) for st in d}
+        st = max(tv, key=lambda s: (tv[s], -list(tv).index(s)))
+        rows.append({"group": g, "distance": tv[st], "state": st if tv[st] > 0 else ""})
+    return pd.DataFrame(rows)
+
+
+def select_groups(results: pd.DataFrame, max_groups: int = 4, by: str = "label", outcome: Sequence[str] = MATURE,
+                  reference=None, institution: str | None = None, min_difference: float = 0.15) -> dict:
+    """Which groups the per-group figures show (at most ``max_groups``), and why: {group: reason}.
+
+    All groups if they fit. Otherwise, in this order of priority: the
+    ``reference`` group; the lowest and the highest group by (P(outcome), mean
+    final member trust, order of appearance); every group whose final
+    memberships in ``institution`` differ from the reference's by at least
+    ``min_difference`` (:func:`membership_difference`; largest first); then
+    groups at evenly spaced ranks of that ordering. The result keeps the order
+    of appearance.
     """
     ok = ok_rows(results)
     order = _groups(ok, by)
     if len(order) <= max_groups:
-        return order
+        return {g: "all groups" for g in order}
     score = pd.DataFrame({"p": reached(ok, outcome).groupby(ok[by]).mean(),
                           "trust": ok.groupby(by)["final_trust_mean"].mean() if "final_trust_mean" in ok else 0.0})
     score["pos"] = [order.index(g) for g in score.index]
     ranked = list(score.sort_values(["p", "trust", "pos"]).index)
-    picks = {ranked[int(round(i))] for i in np.linspace(0, len(ranked) - 1, max_groups)}
-    return [g for g in order if g in picks]
+    name = outcome_name(outcome)
+    picks: dict = {}
+
+    def add(g, why):
+        if g not in picks and len(picks) < max_groups:
+            picks[g] = why
+
+    if reference is not None and reference in order:
+        add(reference, "reference")
+    add(ranked[0], f"lowest {name} ({score.loc[ranked[0], 'p']:.2f})")
+    add(ranked[-1], f"highest {name} ({score.loc[ranked[-1], 'p']:.2f})")
+    if institution:
+        md = membership_difference(ok, institution, reference if reference in order else order[0], by)
+        md = md[md["distance"] >= min_difference].sort_values("distance", ascending=False, kind="stable")
+        for _, r in md.iterrows():
+            add(r["group"], f"{institution} memberships differ ({r['state']}: {r['distance']:.2f})")
+    for i in np.linspace(0, len(ranked) - 1, max_groups):
+        add(ranked[int(round(i))], f"spread over {name}")
+    for g in ranked:  # rounding may have hit a rank twice: fill with the next unused ones
+        add(g, f"spread over {name}")
+    return {g: picks[g] for g in order if g in picks}
+
+
+def representative_groups(results: pd.DataFrame, max_groups: int = 4, by: str = "label",
+                          outcome: Sequence[str] = MATURE, reference=None, institution: str | None = None) -> list:
+    """The groups of :func:`select_groups`, in order of appearance."""
+    return list(select_groups(results, max_groups, by, outcome, reference, institution))
 
 
 # --------------------------------------------------------------------------- conditions over time
@@ -210,14 +639,15 @@ def _phase_spans(years: np.ndarray, codes: np.ndarray) -> list[tuple[float, floa
 
 
 def conditions_data(ts: pd.DataFrame, metrics: Sequence[str] = CONDITION_METRICS, by: str = "label",
-                    groups: Sequence | None = None) -> dict[str, pd.DataFrame]:
+                    groups: Sequence | None = None, seed: int = 0, n_boot: int = 1000) -> dict[str, pd.DataFrame]:
     """Median and 10-90% band across replicates of each metric per group and year, and the phase shading.
 
     ``ts`` has one row per (group, replicate, year) with the metric columns
     and ``phase`` (a run's timeseries table with a ``label`` column).
-    Returns ``bands`` (group, metric, year, q10, q50, q90, n) and ``phases``
-    (group, start, end, phase): runs of the median phase code across
-    replicates, rounded down.
+    Returns ``bands`` (group, metric, year, q10, q50, q90, n, and q50_lo,
+    q50_hi: the 95% percentile-bootstrap interval of the median, ``n_boot``
+    resamples of whole replicates, ``seed``) and ``phases`` (group, start, end,
+    phase): runs of the median phase code across replicates, rounded down.
     """
     metrics = [m for m in metrics if m in ts.columns]
     if ts.empty or not metrics:
@@ -229,11 +659,18 @@ def conditions_data(ts: pd.DataFrame, metrics: Sequence[str] = CONDITION_METRICS
         if sub.empty:
             continue
         grp = sub.groupby("year")
+        rep_key = [c for c in ("source", "point", "replicate") if c in sub.columns]
         for m in metrics:
             q = grp[m].quantile([0.1, 0.5, 0.9]).unstack()
+            if "replicate" in rep_key:
+                wide = sub.pivot_table(index="year", columns=rep_key, values=m, aggfunc="first").reindex(q.index)
+                lo, hi = _median_band(wide.to_numpy(float), seed, n_boot)
+            else:
+                lo = hi = np.full(len(q), np.nan)
             bands.append(pd.DataFrame({"group": g, "metric": m, "year": q.index.astype(float),
                                        "q10": q[0.1].to_numpy(), "q50": q[0.5].to_numpy(),
-                                       "q90": q[0.9].to_numpy(), "n": grp[m].count().to_numpy()}))
+                                       "q90": q[0.9].to_numpy(), "n": grp[m].count().to_numpy(),
+                                       "q50_lo": lo, "q50_hi": hi}))
         if "phase" in sub.columns:
             med = grp["phase"].median()
             for s, e, ph in _phase_spans(med.index.to_numpy(float), np.floor(med.to_numpy()).astype(int)):
@@ -242,11 +679,26 @@ def conditions_data(ts: pd.DataFrame, metrics: Sequence[str] = CONDITION_METRICS
             "phases": pd.DataFrame(spans, columns=["group", "start", "end", "phase"])}
 
 
+def _median_band(wide: np.ndarray, seed: int, n_boot: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bootstrap interval of the per-year median of a (years, replicates) array with gaps (NaN ignored)."""
+    if wide.size == 0:
+        return np.full(len(wide), np.nan), np.full(len(wide), np.nan)
+    if not np.isnan(wide).any():
+        return bootstrap_quantile_band(wide, 0.5, seed=seed, n_boot=n_boot)
+    idx = _resample_index(wide.shape[1], seed, n_boot)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a year where a resample is all NaN
+        qs = np.nanquantile(wide[:, idx], 0.5, axis=2)
+        lo, hi = np.nanquantile(qs, [0.025, 0.975], axis=1)
+    return lo, hi
+
+
 def conditions_from_aggregates(agg: pd.DataFrame, metrics: Sequence[str] = CONDITION_METRICS, by: str = "label",
                                groups: Sequence | None = None) -> dict[str, pd.DataFrame]:
     """The same as :func:`conditions_data` from an experiment's aggregates (point, year, metric, q10, q50, q90).
 
-    ``n`` is not known there (left NaN); the phase shading uses the phase metric's q50, rounded down.
+    ``n`` is not known there (left NaN), nor an interval of the median (q50_lo, q50_hi NaN: the
+    aggregates keep no replicate); the phase shading uses the phase metric's q50, rounded down.
     """
     sub = agg[agg["metric"].isin(list(metrics))]
     if sub.empty:
@@ -261,7 +713,8 @@ def conditions_from_aggregates(agg: pd.DataFrame, metrics: Sequence[str] = CONDI
                 continue
             bands.append(pd.DataFrame({"group": g, "metric": m, "year": s["year"].astype(float).to_numpy(),
                                        "q10": s["q10"].to_numpy(float), "q50": s["q50"].to_numpy(float),
-                                       "q90": s["q90"].to_numpy(float), "n": np.nan}))
+                                       "q90": s["q90"].to_numpy(float), "n": np.nan, "q50_lo": np.nan,
+                                       "q50_hi": np.nan}))
         ph = ga[ga["metric"] == "phase"].sort_values("year")
         if len(ph):
             codes = np.floor(ph["q50"].to_numpy(float)).astype(int)
@@ -287,8 +740,8 @@ def phase_diagram_data(results: pd.DataFrame, x: str, y: str, outcome: Sequence[
     design) the cells are those values; otherwise (LHS, Sobol, Morris) each
     factor is cut into ``bins`` equal-width bins and ``xs``/``ys`` are the bin
     centres. Returns x, y, xs, ys, ``z`` (len(ys) x len(xs) probabilities, NaN
-    where a cell has no finished replicate), ``n`` (replicates per cell),
-    ``kind`` (grid | binned) and ``outcome``.
+    where a cell has no finished replicate), ``lo``/``hi`` (their 95% Wilson
+    intervals), ``n`` (replicates per cell), ``kind`` (grid | binned) and ``outcome``.
     """
     ok = ok_rows(results)
     ok = ok[ok[x].notna() & ok[y].notna()]
@@ -313,7 +766,9 @@ def phase_diagram_data(results: pd.DataFrame, x: str, y: str, outcome: Sequence[
     np.add.at(s, (yi, xi), hit)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(n > 0, s / np.maximum(n, 1), np.nan)
-    return {"x": x, "y": y, "xs": np.asarray(xs, float), "ys": np.asarray(ys, float), "z": z, "n": n.astype(int),
+    lo, hi = wilson_interval(s, n)
+    return {"x": x, "y": y, "xs": np.asarray(xs, float), "ys": np.asarray(ys, float), "z": z, "lo": lo, "hi": hi,
+            "n": n.astype(int),
             "kind": "grid" if grid else "binned", "outcome": outcome_name(outcome)}
 
 
@@ -327,7 +782,8 @@ def membership_timeline_data(agents: pd.DataFrame, events: pd.DataFrame | None, 
     none/partner/observer/member) and ``share_member`` across replicates;
     ``joins``: per group and state, ``share`` of replicates with a join event
     into the institution (a scheduled event, replicate -1, counts for every
-    replicate), the ``median_year`` of each replicate's first join, and ``exits``
+    replicate) with its 95% Wilson interval ``lo``, ``hi`` over ``n`` replicates,
+    the ``median_year`` of each replicate's first join, and ``exits``
     (share of replicates with an exit).
     """
     col = f"level_{institution}"
@@ -354,18 +810,27 @@ def membership_timeline_data(agents: pd.DataFrame, events: pd.DataFrame | None, 
         if ev is not None:
             ev = ev[ev["b"] == institution]
         for st in states:
-            row = {"group": g, "state": st, "share": 0.0, "median_year": math.nan, "exits": 0.0}
+            row = {"group": g, "state": st, "share": 0.0, "median_year": math.nan, "exits": 0.0, "n": len(reps)}
             if ev is not None and len(ev) and len(reps):
                 e = ev[ev["a"] == st]
                 for kind in ("join", "exit"):
                     first = _first_event(reps, e[e["type"] == kind], rep_key)
                     if kind == "join":
                         row["share"] = float(first.notna().mean())
+                        row["lo"], row["hi"] = wilson_interval(int(first.notna().sum()), len(first))
                         row["median_year"] = float(first.median()) if first.notna().any() else math.nan
                     else:
                         row["exits"] = float(first.notna().mean())
             joins.append(row)
-    return {"levels": pd.concat(levels, ignore_index=True), "joins": pd.DataFrame(joins)}
+    j = pd.DataFrame(joins)
+    for c in ("lo", "hi"):
+        if c not in j.columns:
+            j[c] = math.nan
+    miss = j["lo"].isna() & (j["n"] > 0)
+    if miss.any():  # no event: 0 of n joined
+        lo, hi = wilson_interval(np.zeros(int(miss.sum())), j.loc[miss, "n"].to_numpy(float))
+        j.loc[miss, "lo"], j.loc[miss, "hi"] = lo, hi
+    return {"levels": pd.concat(levels, ignore_index=True), "joins": j}
 
 
 def _first_event(reps: pd.DataFrame, ev: pd.DataFrame, rep_key: list[str]) -> pd.Series:
@@ -390,7 +855,7 @@ def membership_final_data(results: pd.DataFrame, institution: str, codes: Sequen
     """Share of finished replicates ending at each level of ``institution``, per state (and group if ``by``).
 
     From the ``level_<INST>_<CODE>`` columns (a missing value is ``none``).
-    Columns: [group,] state, none, partner, observer, member (each row sums to 1).
+    Columns: [group,] state, none, partner, observer, member (each row sums to 1), n (replicates).
     """
     ok = ok_rows(results)
     prefix = f"level_{institution}_"
@@ -407,6 +872,7 @@ def membership_final_data(results: pd.DataFrame, institution: str, codes: Sequen
             v = sub[c].fillna("none").astype(str)
             row = {"group": g, "state": c[len(prefix):]} if by else {"state": c[len(prefix):]}
             row.update({lv: float((v == lv).mean()) for lv in LEVELS})
+            row["n"] = len(v)
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -424,21 +890,51 @@ def checkpoint_years(years: Sequence[float], chosen: Sequence[float] | None = No
     return list(dict.fromkeys([ys[0], mid, ys[-1]]))
 
 
+def trust_blocs(codes: Sequence[str], links, capability: dict | None = None) -> dict[str, str]:
+    """Bloc of each state: the connected components (two or more states) of the graph of ``links``.
+
+    ``links`` are the (a, b) pairs whose trust is at least the bloc threshold,
+    the rule of :func:`sim.metrics.blocs` (so the figure's and the page's blocs
+    are the ones the ``blocs`` column counts). Each bloc is named after its
+    most capable member (``capability``; ties and unknown states: first in
+    ``codes``), so a bloc keeps its name, and its colour, across years and
+    panels while its leading state stays in it; "" for a state in no bloc.
+    """
+    import networkx as nx
+
+    order = {c: i for i, c in enumerate(codes)}
+    cap = capability or {}
+    G = nx.Graph()
+    G.add_nodes_from(codes)
+    G.add_edges_from((a, b) for a, b, *_ in links if a in order and b in order)
+    out = dict.fromkeys(codes, "")
+    for comp in nx.connected_components(G):
+        if len(comp) < 2:
+            continue
+        head = min(comp, key=lambda s: (-float(cap.get(s, 0.0)), order[s]))
+        for s in comp:
+            out[s] = head
+    return out
+
+
+def bloc_color_index(anchor: str, codes: Sequence[str]) -> int:
+    """Index into :data:`sim.report.colors.BLOC_COLORS` of the bloc named ``anchor``: its place in ``codes``."""
+    return list(codes).index(anchor) if anchor in codes else len(codes)
+
+
 def network_data(pairs: pd.DataFrame, years: Sequence[float] | None = None, capability: dict | None = None,
                  threshold: float = 0.5, seed: int = 0, by: str = "label",
                  groups: Sequence | None = None) -> dict:
     """The trust network at chosen years: mean pair trust across replicates, blocs, node sizes.
 
-    Returns ``years``, ``groups``, ``nodes`` (group, year, state, capability,
-    bloc) and ``edges`` (group, year, a, b, trust) with the pairs whose mean
-    trust is at least ``threshold``. Blocs are the Louvain communities
-    (networkx, ``seed``) of that thresholded graph weighted by trust, numbered
-    by their first state in world order (so a bloc keeps its number, and
-    colour, across years); a state alone is bloc -1.
-    Capability defaults to 1 for a state the world does not know.
+    Returns ``years``, ``groups``, ``states`` (world order), ``nodes`` (group,
+    year, state, capability, bloc) and ``edges`` (group, year, a, b, trust)
+    with the pairs whose mean trust is at least ``threshold``. ``bloc`` is the
+    name of the state's bloc in that graph (:func:`trust_blocs`: connected
+    components, named after their most capable member), "" for none.
+    Capability defaults to 1 for a state the world does not know. ``seed`` is
+    unused (kept for callers; the layout is fixed).
     """
-    import networkx as nx
-
     if pairs is None or pairs.empty:
         raise Skip("no pairs rows")
     years = checkpoint_years(pairs["year"].unique(), years)
@@ -456,19 +952,11 @@ def network_data(pairs: pd.DataFrame, years: Sequence[float] | None = None, capa
             at = sub[sub["year"] == y]
             mean = at.groupby(["a", "b"], sort=False)["trust"].mean().reset_index()
             strong = mean[mean["trust"] >= threshold]
-            G = nx.Graph()
-            G.add_nodes_from(states)
-            G.add_weighted_edges_from(strong[["a", "b", "trust"]].itertuples(index=False), weight="trust")
-            comms = nx.community.louvain_communities(G, weight="trust", seed=seed) if G.number_of_edges() else []
-            comms = sorted((sorted(c, key=states.index) for c in comms if len(c) > 1), key=lambda c: states.index(c[0]))
-            bloc = {s: -1 for s in states}
-            for b, c in enumerate(comms):
-                for s in c:
-                    bloc[s] = b
+            bloc = trust_blocs(states, strong[["a", "b"]].itertuples(index=False), cap)
             nodes += [{"group": g, "year": y, "state": s, "capability": cap[s], "bloc": bloc[s]} for s in states]
             edges += [{"group": g, "year": y, "a": a, "b": b_, "trust": t}
                       for a, b_, t in strong[["a", "b", "trust"]].itertuples(index=False)]
-    return {"years": years, "groups": groups, "nodes": pd.DataFrame(nodes),
+    return {"years": years, "groups": groups, "states": states, "nodes": pd.DataFrame(nodes),
             "edges": pd.DataFrame(edges, columns=["group", "year", "a", "b", "trust"]), "threshold": threshold}
 
 
@@ -477,7 +965,8 @@ def posture_data(agents: pd.DataFrame, year: float | None = None, by: str = "lab
     """Share of replicates in which each state balances, hedges or bandwagons toward each great power.
 
     From the agents table's ``posture_<GP>`` columns (-1/0/1) at ``year``
-    (default: the last year). Columns: group, state, gp, balance, hedge, bandwagon.
+    (default: the last year). Columns: group, state, gp, balance, hedge, bandwagon, n (replicates),
+    top (the most common posture), lo, hi (95% Wilson interval of its share).
     """
     if agents is None or agents.empty:
         raise Skip("no agents rows")
@@ -497,9 +986,12 @@ def posture_data(agents: pd.DataFrame, year: float | None = None, by: str = "lab
             s = at[at["state"] == st]
             for gp in gps:
                 v = s[f"posture_{gp}"]
-                rows.append({"group": g, "state": st, "gp": gp,
-                             **{name: float((v == code).mean()) if len(v) else math.nan
-                                for code, name in POSTURES.items()}})
+                shares = {name: float((v == code).mean()) if len(v) else math.nan for code, name in POSTURES.items()}
+                top = max(shares, key=lambda k: -1 if math.isnan(shares[k]) else shares[k])
+                k_top = int((v == {name: code for code, name in POSTURES.items()}[top]).sum())
+                lo, hi = wilson_interval(k_top, len(v))
+                rows.append({"group": g, "state": st, "gp": gp, **shares, "n": len(v), "top": top, "lo": lo,
+                             "hi": hi})
     return pd.DataFrame(rows)
 
 
@@ -579,8 +1071,12 @@ def sensitivity_data(results: pd.DataFrame, design: pd.DataFrame, experiment: di
     return pd.DataFrame(rows)
 
 
-__all__ = ["CONDITION_METRICS", "MATURE", "POSTURES", "Skip", "checkpoint_years", "conditions_data",
-           "conditions_from_aggregates", "failed_data", "membership_final_data", "membership_timeline_data",
-           "network_data", "ok_rows", "outcome_name", "phase_counts_data", "phase_diagram_data",
-           "phase_probability_data", "point_outcomes", "posture_data", "reached", "representative_groups",
-           "sensitivity_data", "status_data", "time_to_phase_data"]
+__all__ = ["CONDITION_METRICS", "HEADLINE_MEANS", "MATURE", "N_BOOT", "POSTURES", "Skip", "Z95", "base_point_label",
+           "bloc_color_index", "bootstrap_mean", "bootstrap_mean_difference", "bootstrap_quantile_band",
+           "checkpoint_years", "conditions_data", "conditions_from_aggregates", "failed_data", "headline_data",
+           "headline_outcomes", "membership_difference", "membership_final_data", "membership_timeline_data",
+           "network_data", "newcombe_difference", "ok_rows", "outcome_name", "pair_replicates",
+           "phase_counts_data", "phase_diagram_data", "phase_probability_data", "pick_reference", "point_outcomes",
+           "posture_data", "reached", "representative_groups", "select_groups", "sensitivity_data", "share_interval",
+           "start_phase", "status_data", "time_to_phase_data", "trust_blocs", "wilson_interval",
+           "years_to_first_advance"]
