@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ import sim
 from .load import Study
 
 CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;max-width:1050px;margin:2em auto;
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;max-width:1180px;margin:2em auto;
 padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
 .meta{color:#666;font-size:.9em}pre{background:#f6f6f6;padding:.7em;overflow-x:auto;font-size:.82em;white-space:pre-wrap}
@@ -28,6 +29,12 @@ th{background:#f0f0f0}td.l,th.l{text-align:left}figure{margin:1.5em 0}figure img
 border:1px solid #eee}figcaption{font-size:.9em;color:#333;margin-top:.3em}.skip{color:#8a6d3b;background:#fcf8e3;
 padding:.4em .7em;border-left:3px solid #e6c65c}.bad{color:#a94442}.question{font-size:1.05em;background:#eef5fb;
 padding:.6em .9em;border-left:3px solid #2c6fb0;white-space:pre-wrap}details summary{cursor:pointer}
+.wide{overflow-x:auto}table.headline{font-size:.76em;width:100%}table.headline td{vertical-align:top;
+white-space:nowrap;padding:.2em .35em}table.headline th{padding:.2em .35em}
+table.headline .ci{color:#555}table.headline .d{color:#333;font-size:.92em;margin-top:.1em}
+table.headline .sig{color:#b2182b}table.headline tr.ref td{background:#f7fbff}
+table.headline td.l{white-space:normal;min-width:7em}.caption{font-size:.9em;color:#333}
+ul.context{margin:.4em 0;padding-left:1.3em;font-size:.92em}
 """
 
 
@@ -63,13 +70,101 @@ def table_html(df: pd.DataFrame, index: bool = False, left: tuple[str, ...] = ()
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{tail}"
 
 
-def render(study: Study, figures, tables: dict[str, pd.DataFrame], command: str = "", created: str = "") -> str:
-    """The whole page as one string."""
+def _num(v: float, fmt: str, sign: bool = False) -> str:
+    """``fmt`` of v with a real minus sign; a value that ``fmt`` would round to zero keeps 2 significant digits
+    (a difference of 0.004 is not shown as 0.00); exactly 0 has no sign."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    v = float(v)
+    text = fmt.format(v)
+    if v != 0 and float(text) == 0:
+        text = f"{v:.2g}"
+    if v == 0 or float(text) == 0:
+        text = fmt.format(0.0)
+    elif sign and v > 0:
+        text = "+" + text
+    return text.replace("-", "−")
+
+
+def headline_html(df: pd.DataFrame, reference, max_rows: int = 60) -> tuple[str, list[str]]:
+    """Table 1: one row per group, one column per outcome: estimate [95% CI] and, below, Δ vs the reference.
+
+    Returns the table and the names of the outcomes left out because every
+    group has the same share of exactly 1 (e.g. a phase every run starts in).
+    """
+    if df is None or df.empty:
+        return "<p>none (no finished replicate)</p>", []
+    keys = list(dict.fromkeys(df["key"]))
+    dropped = []
+    for k in list(keys):
+        sub = df[df["key"] == k]
+        if sub["kind"].iloc[0] == "share" and (sub["estimate"] == 1).all():
+            keys.remove(k)
+            dropped.append(sub["name"].iloc[0])
+    spec = df.drop_duplicates("key").set_index("key")
+    head = ['<th class="l">group</th>', "<th>n</th>"]
+    for k in keys:
+        unit = spec.loc[k, "unit"]
+        head.append(f"<th>{esc(spec.loc[k, 'name'])}<br><span class=\"ci\">{esc(unit)}</span></th>")
+    if reference is not None:
+        head.append(f'<th class="l">differs from {esc(reference)} (95%)</th>')
+    rows = []
+    groups = list(dict.fromkeys(df["group"]))
+    for g in groups[:max_rows]:
+        sub = df[df["group"] == g].set_index("key")
+        is_ref = g == reference
+        n = int(sub.loc[sub["kind"] == "share", "n"].max()) if (sub["kind"] == "share").any() else int(sub["n"].max())
+        cells = [f'<td class="l"><b>{esc(g)}</b>' + ('<div class="d">reference</div>' if is_ref else "") + "</td>",
+                 f"<td>{n}</td>"]
+        differs = []
+        for k in keys:
+            if k not in sub.index:
+                cells.append("<td>–</td>")
+                continue
+            r = sub.loc[k]
+            fmt = r["format"]
+            txt = (f'{_num(r["estimate"], fmt)} <span class="ci">[{_num(r["lo"], fmt)}, {_num(r["hi"], fmt)}]</span>')
+            if k == "years_to_advance":
+                txt = (f'none advanced <span class="ci">(0/{n})</span>' if int(r["n"]) == 0 else
+                       txt + f' <span class="ci">({int(r["n"])}/{n})</span>')
+            if not is_ref and reference is not None and not (isinstance(r["diff"], float) and math.isnan(r["diff"])):
+                mark = ' <b class="sig" title="the 95% interval excludes 0">●</b>' if r["excludes_zero"] else ""
+                unpaired = "" if int(r["pairs"]) else " (unpaired)"
+                txt += (f'<div class="d">Δ {_num(r["diff"], fmt, sign=True)} <span class="ci">'
+                        f'[{_num(r["diff_lo"], fmt, sign=True)}, {_num(r["diff_hi"], fmt, sign=True)}]'
+                        f'{unpaired}</span>{mark}</div>')
+                if r["excludes_zero"]:
+                    differs.append(f'{r["name"]} {_num(r["diff"], fmt, sign=True)}')
+            cells.append(f"<td>{txt}</td>")
+        if reference is not None:
+            cells.append(f'<td class="l">{"reference" if is_ref else esc("; ".join(differs) or "no outcome")}</td>')
+        rows.append(f'<tr class="{"ref" if is_ref else ""}">' + "".join(cells) + "</tr>")
+    tail = (f'<p class="meta">… {len(groups) - max_rows} more group(s) in headline.csv.</p>'
+            if len(groups) > max_rows else "")
+    return (f'<div class="wide"><table class="headline" id="headline"><thead><tr>{"".join(head)}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>{tail}'), dropped
+
+
+def render(study: Study, figures, tables: dict[str, pd.DataFrame], command: str = "", created: str = "",
+           question: str | None = None, context: list[tuple[str, str]] | None = None,
+           commands: list[str] | None = None, command_notes: list[str] | None = None, reference=None,
+           pdf: bool = True, seed: int = 0) -> str:
+    """The whole page as one string: question, headline table, command, figures, tables, files, config."""
     exp = study.experiment or {}
     title = exp.get("name") or ", ".join(p.name for p in study.roots)
     status = tables["status"]
     n_ok = int(status.loc[status["status"] == "ok", "rows"].sum())
     n_bad = int(status.loc[status["status"] != "ok", "rows"].sum())
+    context = context or []
+    if question:
+        q_html = f'<div class="question" id="question">{esc(question)}</div>'
+    elif exp.get("description"):
+        q_html = (f'<div class="question" id="question">{esc(exp["description"])}</div>'
+                  '<p class="meta">(the experiment\'s description: no <code>question:</code> in its config)</p>')
+    else:
+        q_html = ('<p class="skip" id="question">No research question recorded: give the run or experiment a '
+                  '<code>question: "..."</code> in its config (or <code>question=...</code> on the command line) '
+                  "and it is stated here.</p>")
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -78,12 +173,42 @@ def render(study: Study, figures, tables: dict[str, pd.DataFrame], command: str 
         f'<p class="meta">{esc(study.kind)} · {len(study.jobs)} job(s) · {n_ok} finished replicate(s)'
         + (f' · <span class="bad">{n_bad} failed or incomplete row(s)</span>' if n_bad else "")
         + f" · sim {esc(sim.__version__)} · {esc(created)}</p>",
-        "<h2>Question</h2>",
-        f'<div class="question">{esc(study.question or "(no description in the inputs)")}</div>',
+        "<h2>Question</h2>", q_html,
+    ]
+    if context:
+        parts.append('<p>Scenarios:</p><ul class="context">' + "".join(
+            f"<li><b>{esc(name)}</b>" + (f": {esc(desc)}" if desc else "") + "</li>" for name, desc in context)
+            + "</ul>")
+    head = tables.get("headline")
+    table, dropped = headline_html(head, reference)
+    contrast = ""
+    if reference is not None:
+        paired = head is not None and len(head) and (head.loc[head["group"] != reference, "pairs"] > 0).any()
+        contrast = (f" Second line (Δ): the difference from the reference group <b>{esc(reference)}</b> (group − "
+                    "reference) with its 95% interval"
+                    + (", pairing replicate k of each group with replicate k of the reference (the same seed: "
+                       "common random numbers): Newcombe's (1998) paired score interval for shares, a percentile "
+                       "bootstrap of the paired differences for means" if paired else
+                       " (no replicate pairs up: independent-samples intervals)")
+                    + '; <b class="sig">●</b> marks an interval that excludes 0. Choose the reference with '
+                      "<code>--reference NAME</code>.")
+    parts += [
+        "<h2>Headline</h2>",
+        '<p class="caption"><b>Table 1.</b> Main outcomes by the end of the run per scenario / point (n = finished '
+        "replicates), each with its 95% interval: shares (P(≥ phase): the highest phase reached is that phase or "
+        "higher) with the Wilson score interval; means with a percentile bootstrap (2,000 resamples, seed "
+        f"{seed}). Years to first phase advance: the mean over the replicates that rose above their starting "
+        f"phase (how many in brackets).{contrast}"
+        + (f" Left out: {esc(', '.join(dropped))} (1 in every group)." if dropped else "")
+        + " All numbers: <code>headline.csv</code>.</p>",
+        table,
         "<h2>Inputs and command</h2>",
         "<p>" + "<br>".join(esc(p) for p in study.roots) + "</p>",
-        "<pre>" + esc("\n".join(study.commands) or "(no command recorded)") + "</pre>",
+        "<pre>" + esc("\n".join(commands if commands is not None else study.commands) or "(no command recorded)")
+        + "</pre>",
     ]
+    for note in command_notes or []:
+        parts.append(f'<p class="meta">Note: {esc(note)}.</p>')
     if command:
         parts.append(f"<p>Report made with:</p><pre>{esc(command)}</pre>")
     if study.factors:
@@ -115,10 +240,17 @@ def render(study: Study, figures, tables: dict[str, pd.DataFrame], command: str 
         parts += [f"<h2>Unreadable or missing files ({len(problems)})</h2>",
                   "<p>These files were skipped; the figures that need them use the other jobs.</p>",
                   table_html(problems, left=tuple(problems.columns))]
+    has_pdf = any(x.endswith(".pdf") for f in figures for x in f.files)
+    has_png = any(f.drawn for f in figures)
+    files = ["<code>results.parquet</code> / <code>results.csv</code> (one row per point × replicate)"]
+    if head is not None and len(head):
+        files.append("<code>headline.csv</code> (Table 1)")
+    files += ["<code>phase_counts.csv</code>", "<code>failed.csv</code>"]
+    if has_png:
+        files.append("<code>figures/*.png</code>" + (" and <code>figures/*.pdf</code>" if has_pdf else ""))
     parts += ["<h2>Files</h2>",
-              "<p><code>results.parquet</code> / <code>results.csv</code> (one row per point × replicate), "
-              "<code>phase_counts.csv</code>, <code>failed.csv</code>, <code>figures/*.png</code> and "
-              "<code>figures/*.pdf</code> beside this page.</p>",
+              f"<p>{', '.join(files)} beside this page"
+              + ("" if has_pdf or not has_png else " (no PDFs: made with <code>--no-pdf</code>)") + ".</p>",
               "<h2>Configuration</h2>",
               "<details><summary>Resolved config (.hydra/config.yaml of the first job)</summary>",
               f"<pre>{esc(study.config_text or '(no .hydra/config.yaml found)')}</pre></details>",
@@ -127,4 +259,4 @@ def render(study: Study, figures, tables: dict[str, pd.DataFrame], command: str 
     return "\n".join(parts) + "\n"
 
 
-__all__ = ["CSS", "esc", "render", "table_html"]
+__all__ = ["CSS", "esc", "headline_html", "render", "table_html"]
