@@ -51,7 +51,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=None,
                    help="trust of a network link (default: params.phase.bloc_trust of the run, else 0.5)")
     p.add_argument("--no-pdf", action="store_true", help="write PNG figures only")
-    p.add_argument("--seed", type=int, default=0, help="seed of community detection, layout and bootstraps")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals (default 0)")
+    p.add_argument("--reference", metavar="NAME",
+                   help="group (label or scenario) the headline contrasts compare with (default: the design's base "
+                        "point, else the first scenario / point)")
     return p
 
 
@@ -66,7 +69,7 @@ def main(argv=None) -> int:
         print("sim-report: error: --threshold must be in [0, 1]", file=sys.stderr)
         return 2
     opt = Options(outcome=args.outcome, institution=args.institution, years=args.years, max_groups=args.max_groups,
-                  pdf=not args.no_pdf, seed=args.seed, threshold=args.threshold)
+                  pdf=not args.no_pdf, seed=args.seed, threshold=args.threshold, reference=args.reference)
     argv_list = sys.argv[1:] if argv is None else list(argv)
     command = "python -m sim.report " + " ".join(shlex.quote(a) for a in argv_list)
     try:
