@@ -349,3 +349,74 @@ def test_names_with_dollar_signs_are_drawn_literally():
     fig = P.plot_phase_probability(df)
     fig.canvas.draw()  # mathtext would fail here on an unescaped name
     assert fig.axes[0].get_yticklabels()[0].get_text() == r"cost \$5 vs \$10 ^_^"
+
+
+# --------------------------------------------------------------------------- the headline, question and command
+
+HEADLINE = re.compile(r'<table class="headline" id="headline">(.*?)</table>', re.S)
+
+
+def test_the_first_table_is_the_headline_with_intervals_and_paired_contrasts(reports):
+    _, rep, _ = reports
+    r = rep["multi"]
+    page = (r.out / "report.html").read_text()
+    assert page.index("<table") == page.index('<table class="headline"')  # the first table of the page
+    table = HEADLINE.search(page).group(1)
+    ref = "baseline, pressure.intensity=0.2"  # the first scenario / point
+    assert f"differs from {ref} (95%)" in table and table.count("Δ ") >= 3 * 2  # 3 other groups x outcomes
+    assert re.search(r"\d\.\d\d <span class=\"ci\">\[\d\.\d\d, \d\.\d\d\]</span>", table)  # estimate [lo, hi]
+    assert "Wilson score interval" in page and "common random numbers" in page
+    h = pd.read_csv(r.out / "headline.csv")
+    assert {"group", "name", "estimate", "lo", "hi", "diff", "diff_lo", "diff_hi", "pairs", "excludes_zero"} <= set(h)
+    other = h[(h["group"] != ref) & (h["kind"] == "share")]
+    assert len(other) and (other["pairs"] == 2).all()  # replicate k paired with replicate k (2 replicates per job)
+    known = h[h["n"] > 0]  # (no replicate advanced: no estimate)
+    assert (known["lo"] <= known["estimate"] + 1e-12).all() and (known["estimate"] <= known["hi"] + 1e-12).all()
+
+
+def test_reference_option_and_unknown_reference(reports, tmp_path, capsys):
+    dirs, _, _ = reports
+    assert main([str(dirs["multi"]), "-o", str(tmp_path / "r"), "--no-pdf", "--reference", "russia_resurgence"]) == 0
+    h = pd.read_csv(tmp_path / "r" / "headline.csv")
+    assert h["reference"].dropna().unique().tolist() == ["russia_resurgence, pressure.intensity=0.2"]
+    assert main([str(dirs["multi"]), "-o", str(tmp_path / "r2"), "--no-pdf", "--reference", "nope"]) == 2
+    assert "--reference nope: no such group or scenario" in capsys.readouterr().err
+
+
+def test_pdfs_are_named_only_when_written(reports):
+    _, rep, _ = reports
+    with_pdf = (rep["run"].out / "report.html").read_text()
+    without = (rep["multi"].out / "report.html").read_text()
+    assert "figures/*.pdf</code>" in with_pdf
+    assert "figures/*.pdf" not in without and "no PDFs: made with <code>--no-pdf</code>" in without
+
+
+def test_question_from_the_config_then_scenarios_as_context(reports, tmp_path):
+    dirs, _, _ = reports
+    d = tmp_path / "run"
+    shutil.copytree(dirs["run"], d, ignore=shutil.ignore_patterns("report"))
+    cfg = d / ".hydra" / "config.yaml"
+    cfg.write_text('question: "Does a hostile <b>name</b> change trust?"\n' + cfg.read_text())
+    page = (make_report(d, options=Options(pdf=False)).out / "report.html").read_text()
+    q = page.index('<div class="question" id="question">Does a hostile &lt;b&gt;name&lt;/b&gt; change trust?')
+    assert q < page.index("Scenarios:") < page.index('id="headline"')
+    assert "A hostile &lt;b&gt;description&lt;/b&gt;" in page  # the scenario description, as context
+    plain = (rep_out := make_report(dirs["multi"], tmp_path / "m", Options(pdf=False)).out / "report.html").read_text()
+    assert "No research question recorded" in plain and rep_out.exists()
+
+
+def test_exact_command_includes_the_hydra_overrides(reports, tmp_path):
+    from sim.report import exact_commands
+
+    dirs, _, _ = reports
+    d = tmp_path / "multi"
+    shutil.copytree(dirs["multi"], d, ignore=shutil.ignore_patterns("report"))
+    (d / "multirun.yaml").write_text(
+        "hydra:\n  sweep: {dir: /data/sweeps/a}\n  overrides:\n    hydra: [hydra.sweep.dir=/data/sweeps/a, "
+        "hydra.mode=MULTIRUN]\n    task: ['scenario=glob(*)', 'params.pressure.intensity=0.2,0.8']\n")
+    cmds, notes = exact_commands(load(d))
+    assert cmds == ["python -m sim -m 'scenario=glob(*)' params.pressure.intensity=0.2,0.8 "
+                    "hydra.sweep.dir=/data/sweeps/a"] and not notes
+    cmds, notes = exact_commands(load(dirs["multi"]))  # the fixture's multirun.yaml records no hydra overrides
+    assert cmds[0].startswith("python -m sim -m scenario=baseline,russia_resurgence")
+    assert notes and "without hydra.sweep.dir=" in notes[0]
