@@ -717,8 +717,11 @@ def _death(pool) -> str:
     """How a worker of a broken pool died: 'a worker process (pid 12) was killed by SIGKILL (...)'."""
     import signal
 
-    for proc in getattr(pool, "sim_processes", []):
-        code = proc.exitcode
+    procs = getattr(pool, "sim_processes", [])
+    codes = [(proc, proc.exitcode) for proc in procs]
+    # the pool sends SIGTERM to the others once one died: name the one that died first
+    codes.sort(key=lambda pc: pc[1] == -signal.SIGTERM)
+    for proc, code in codes:
         if code is not None and code < 0:
             try:
                 name = signal.Signals(-code).name
