@@ -184,6 +184,10 @@ def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict:
     summary["aggregate"] = aggregate(summary["replicates"], tables["events"], v.world)
     write_json_atomic(summary, out / "summary.json")  # last: its presence marks a complete run
     print(describe(summary, out))
+    if cfg.report and HydraConfig.initialized() and HydraConfig.get().mode != RunMode.MULTIRUN:
+        from .report import write_default_report  # a multirun's report: sim.hydra_callbacks, after all jobs
+
+        write_default_report([out])
     return summary
 
 

@@ -69,6 +69,8 @@ class Config:
     figures: bool = True  # draw figures/ after the run
     network_years: List[float] = field(default_factory=list)  # trust-network figure years; empty = start, middle, end
     progress: bool = True  # progress bar on stderr for runs that take more than a few seconds
+    report: bool = True  # write report/report.html after a run or a multirun (sim.report); false = no report
+    question: str = ""  # the research question a report states first (e.g. in a study's experiment file)
     experiment: Optional[ExperimentConfig] = None  # a design run by the batch engine (conf/experiment/)
 
 

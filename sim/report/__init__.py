@@ -190,7 +190,8 @@ def _hydra_overrides(path: Path) -> tuple[list[str], list[str]] | None:
 
 
 def _command(task: list[str], hydra: list[str], multirun: bool) -> str:
-    extra = [o for o in hydra if not o.startswith("hydra.mode=")]
+    # hydra.mode is Hydra's own; exclude_keys is what sim.hydra_callbacks.SweepFolders adds (folder names only)
+    extra = [o for o in hydra if not o.startswith(("hydra.mode=", "hydra.job.config.override_dirname.exclude_keys="))]
     return " ".join(["python -m sim" + (" -m" if multirun else "")] + [shlex.quote(o) for o in task + extra])
 
 
@@ -582,6 +583,28 @@ def make_report(paths, out: str | Path | None = None, options: Options | None = 
     return Report(out=out, study=study, figures=figures, tables=tables, seconds=time.perf_counter() - t0)
 
 
+def write_default_report(paths, out: str | Path | None = None, options: Options | None = None) -> Path | None:
+    """The report ``python -m sim`` writes after a run or a multirun (``report=false`` turns it off).
+
+    Writes ``DIR/report/`` (PNG and PDF figures) and prints ``report: <path of report.html>``. A report that
+    fails never fails the run it describes: it prints one ``sim: note:`` line on stderr (with the command
+    to retry) and returns None.
+    """
+    import sys
+
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    cmd = "python -m sim.report " + " ".join(shlex.quote(str(p)) for p in paths)
+    try:
+        rep = make_report(paths, out, options or Options(), command=cmd + "   # written by python -m sim")
+    except Exception as exc:  # noqa: BLE001 - the runs are complete and written; the report is an extra
+        text = " ".join(str(exc).split())[:300]
+        print(f"sim: note: no report written ({type(exc).__name__}: {text}); retry with: {cmd}", file=sys.stderr)
+        return None
+    page = rep.out / "report.html"
+    print(f"report: {page}")
+    return page
+
+
 __all__ = ["FIGURE_NAMES", "FigureResult", "Options", "PHASES", "Report", "ReportError", "build_figures",
            "check_out", "choose_reference", "default_out", "exact_commands", "headline_table", "load_dirs",
-           "make_report", "research_question", "scenario_context"]
+           "make_report", "research_question", "scenario_context", "write_default_report"]
