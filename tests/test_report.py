@@ -420,3 +420,13 @@ def test_exact_command_includes_the_hydra_overrides(reports, tmp_path):
     cmds, notes = exact_commands(load(dirs["multi"]))  # the fixture's multirun.yaml records no hydra overrides
     assert cmds[0].startswith("python -m sim -m scenario=baseline,russia_resurgence")
     assert notes and "without hydra.sweep.dir=" in notes[0]
+
+
+def test_sweep_folders_exclude_the_overrides_that_are_not_swept():
+    from sim.hydra_callbacks import fixed_override_keys
+
+    assert fixed_override_keys(["scenario=baseline,ots_plus", "replicates=30", "figures=false",
+                                "params.pressure.intensity=0.8"]) == ["figures", "params.pressure.intensity",
+                                                                      "replicates"]
+    assert fixed_override_keys(["scenario=glob(*)", "experiment.shard=range(0,4)", "seed=3"]) == ["seed"]
+    assert fixed_override_keys(["replicates=30"]) is None  # nothing swept: Hydra's names stay as they are

@@ -52,8 +52,11 @@ def produced(tmp_path_factory):
 
 
 def test_multirun_follows_the_contract(produced):
-    jobs = sorted(p for p in (produced / "multi").iterdir() if p.is_dir())
+    jobs = sorted(p for p in (produced / "multi").iterdir() if p.is_dir() and p.name != "report")
     assert (produced / "multi" / "multirun.yaml").exists() and len(jobs) == 4
+    # folders named by the swept values only (replicates=2 steps=3 progress=false were not swept)
+    assert [j.name for j in jobs] == [f"params.pressure.intensity={x},scenario={s}" for x in ("0.2", "1.5")
+                                      for s in ("baseline", "russia_resurgence")]
     for job in jobs:
         assert (job / ".hydra" / "overrides.yaml").exists() and (job / ".hydra" / "config.yaml").exists()
         if "1.5" in job.name:
@@ -61,6 +64,23 @@ def test_multirun_follows_the_contract(produced):
         else:
             for f in ("summary.json", "timeseries.parquet", "agents.parquet", "events.parquet", "pairs.parquet"):
                 assert (job / f).exists(), f
+
+
+def test_a_multirun_writes_its_report_by_default(produced):
+    page = (produced / "multi" / "report" / "report.html").read_text()
+    assert 'id="headline"' in page and "Failed and incomplete jobs (2 row(s))" in page
+    assert f"hydra.sweep.dir={produced / 'multi'}" in page  # the exact command, with its sweep folder
+    assert not (produced / "multi" / "params.pressure.intensity=0.2,scenario=baseline" / "report").exists()
+
+
+def test_a_run_writes_its_report_unless_report_false(tmp_path):
+    done = sim_cli("replicates=2", "steps=2", "figures=false", f"hydra.run.dir={tmp_path / 'a'}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().splitlines()[-1] == f"report: {tmp_path / 'a' / 'report' / 'report.html'}"
+    assert (tmp_path / "a" / "report" / "figures" / "conditions.pdf").exists()
+    off = sim_cli("replicates=2", "steps=2", "figures=false", "report=false", f"hydra.run.dir={tmp_path / 'b'}")
+    assert off.returncode == 0, off.stderr
+    assert not (tmp_path / "b" / "report").exists() and "report:" not in off.stdout
 
 
 def test_report_on_a_real_run_dir(produced, tmp_path):
