@@ -72,8 +72,9 @@ from .world import World
 #: Experiment keys that change how a sweep runs, not what it computes: left out of the config hash,
 #: so a sweep may be resumed with another worker count or block size, and shards share one hash.
 EXECUTION_KEYS = ("workers", "batch_replicates", "chunk_rows", "shard", "num_shards")
-#: Top-level config keys that do not change an experiment's results (also left out of the hash).
-EXECUTION_TOP_KEYS = ("progress", "figures", "network_years", "checkpoint_every")
+#: Top-level config keys that do not change an experiment's results (also left out of the hash, so adding
+#: such a key to the schema does not orphan existing experiment directories).
+EXECUTION_TOP_KEYS = ("progress", "figures", "network_years", "checkpoint_every", "report", "question")
 QUANTILES = (0.1, 0.5, 0.9)
 KEY_COLUMNS = ("point", "replicate", "seed", "status", "error")
 #: Integer columns of sim.simulate.flat_summary (nullable in results: failed rows have no value).
@@ -769,7 +770,7 @@ def experiment_hash(cfg) -> str:
     """sha256 of the resolved config without ``hydra`` and without the execution-only keys.
 
     (``experiment.workers batch_replicates chunk_rows shard num_shards`` and the
-    top-level ``progress figures network_years checkpoint_every``): a sweep may
+    top-level ``progress figures network_years checkpoint_every report question``): a sweep may
     be resumed with other values of these, and all shards share one hash.
     """
     from omegaconf import OmegaConf

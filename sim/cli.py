@@ -323,8 +323,8 @@ class RunGuard(Callback):
             fail(*error_line(exc))
 
 
-#: Experiment keys a sweep may vary without changing what the experiment computes (sim.batch.EXECUTION_KEYS).
 def _execution_override(override: str) -> bool:
+    """Does this override set a key that changes how a sweep runs, not what it computes (sim.batch.EXECUTION_KEYS)?"""
     from .batch import EXECUTION_KEYS, EXECUTION_TOP_KEYS
 
     key = override.split("=", 1)[0].lstrip("+~")
@@ -341,6 +341,8 @@ def check_sweep_experiments(config: DictConfig, sweep: Path) -> None:
     """
     from .batch import check_resume, experiment_hash
 
+    if OmegaConf.select(config, "hydra.sweeper.params", default=None):
+        return  # sweeps defined in the config: each job is checked when it starts
     task = [str(o) for o in OmegaConf.select(config, "hydra.overrides.task", default=[]) or []]
     swept = [o for o in task if "," in o.split("=", 1)[-1] or re.search(r"=\s*(range|choice|glob)\(", o)]
     if not all(_execution_override(o) for o in swept):

@@ -89,7 +89,7 @@ def extra(root) -> Path:
 @pytest.fixture(scope="module")
 def finished(root) -> Path:
     """A finished single run."""
-    proc = sim(f"hydra.run.dir={root / 'run'}", "replicates=2", "steps=2", "figures=false", cwd=root)
+    proc = sim(f"hydra.run.dir={root / 'run'}", "replicates=2", "steps=2", "figures=false", "report=false", cwd=root)
     assert proc.returncode == 0, proc.stderr
     return root / "run"
 
@@ -129,6 +129,8 @@ RUN_CASES = {
     # item 4: memory found before starting
     "replicates beyond memory": (["replicates=1000000"], ["replicates=1000000", "GiB of memory", "available",
                                                           "lower replicates to at most"]),
+    "5000 states and 20 replicates beyond memory": (["world=synthetic", "world.n=5000", "replicates=20",
+                                                     "scenario=generic"], ["world.n=5000", "lower world.n to at most"]),
     # item 5: config files that are not UTF-8 or not a mapping
     "world file not UTF-8": (["--config-dir", "EXTRA", "world=latin"],
                              ["world=latin", "world/latin.yaml is not UTF-8 text", "0xe9"]),
@@ -356,7 +358,8 @@ def fill(fs: Path, leave_kib: int) -> Path:
 
 
 def test_disk_full_during_a_run_names_the_path_and_keeps_the_finished_run(small_fs, tmp_path):
-    done = sim(f"hydra.run.dir={small_fs / 'run'}", "replicates=2", "steps=2", "figures=false", cwd=tmp_path)
+    done = sim(f"hydra.run.dir={small_fs / 'run'}", "replicates=2", "steps=2", "figures=false", "report=false",
+               cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     before = tree(small_fs / "run")
     filler = fill(small_fs, 60)  # room for .hydra/ and a table or so, not for the agents table of 20 replicates
