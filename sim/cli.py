@@ -484,6 +484,11 @@ def hydra_message(exc: BaseException) -> str | None:
         group, _, name = missing.rpartition("/")
         if group and exc.options is not None:
             return f"{group}={name}: no such {group} config; available: {', '.join(exc.options) or 'none'}"
+        plugin = re.search(r"Could not load 'hydra/launcher/(\w+)'", str(exc))
+        if plugin is not None:  # conf/hydra/launcher/*.yaml build on a launcher plugin's own config
+            extra = "ray" if plugin.group(1) == "ray" else "slurm"
+            return (f"{str(exc).splitlines()[0].rstrip('.')}: the Hydra launcher plugin is not installed "
+                    f"(pip install -e '.[{extra}]')")
         return str(exc).split("\n")[0]
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
