@@ -167,11 +167,11 @@ def table(replicates: int = 40, seed: int = 0, names: list[str] | None = None) -
         for label, regime in (("baseline", Regime("baseline")), ("historical", Regime("historical")),
                               ("regime", REGIMES.get(name))):
             if regime is None:
-                row.update({f"{label}_{key}": "" for key in MAIN}, **{f"{label}_effect": ""})
+                row.update({f"{label}_{key}{x}": "" for key in MAIN for x in ("", "_se")}, **{f"{label}_effect": ""})
                 continue
             eff = effect(name, regime, replicates, seed, world)
             for key in MAIN:
-                row[f"{label}_{key}"] = eff[key][0]
+                row[f"{label}_{key}"], row[f"{label}_{key}_se"] = eff[key]
             key, score = strongest(eff)
             hit = bool(key) and beyond_noise(*eff[key])
             any_effect |= hit
@@ -196,9 +196,10 @@ def markdown(rows: list[dict], replicates: int, seed: int) -> str:
         f"replicate k of both draws the same random numbers; an effect is the mean over {replicates} replicates of",
         "the paired difference high - low, and its noise the standard error of that mean. 'Strongest effect' is the",
         "outcome of `sim.simulate.outcomes` with the largest |difference| / standard error, shown when it is",
-        "beyond noise (>= 3 standard errors and not exactly zero), otherwise 'none'. Δ columns are high - low in",
+        "beyond noise (>= 3 standard errors and not exactly zero), otherwise 'none'. Δ columns are high - low",
+        "(± one standard error) in",
         "the baseline (2025-2045): P(reaches mature-loose or higher), final full members of the OTS, final mean",
-        "trust in the reference group, incidents between full members. A parameter idle in both scenarios names",
+        "trust in the reference group, incidents between full members. A parameter idle in the baseline names",
         "the documented regime (sim.oat.REGIMES) where its mechanism acts; tests/test_oat.py asserts an effect",
         "beyond noise for every parameter in its regime.",
         "",
@@ -207,7 +208,7 @@ def markdown(rows: list[dict], replicates: int, seed: int) -> str:
     ]
     for r in rows:
         cells = [f"`{r['parameter']}`", str(r["low"]), str(r["high"])]
-        cells += [f"{r['baseline_' + k]:+.3f}" for k in MAIN]
+        cells += [f"{r['baseline_' + k]:+.3f} ± {r['baseline_' + k + '_se']:.3f}" for k in MAIN]
         cells += [r["baseline_effect"], r["historical_effect"], r["regime"], r["regime_effect"]]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     idle = [r["parameter"] for r in rows if not r["has_effect"]]

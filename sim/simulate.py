@@ -124,7 +124,7 @@ def summarize(tr: Trajectory) -> list[dict]:
             "exits": sum(1 for e in ev if e[3] == "exit"),
             "final": {m: float(ts[m][-1, r]) for m in
                       ("identity", "interaction", "interest", "trust_mean", "trust_min", "peace", "depth",
-                       "members", "blocs", "region_trust")},
+                       "members", "breadth", "blocs", "region_trust")},
         })
     return out
 
