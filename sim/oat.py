@@ -98,8 +98,8 @@ def regime(name: str) -> Regime:
 
 
 def parameter_names() -> list[str]:
-    """Every parameter of conf/params/ as a dotted name (switches included)."""
-    return list(flatten(Params()))
+    """Every parameter of conf/params/ as a dotted name (switches included; not the value source)."""
+    return [n for n in flatten(Params()) if n != "calibration.source"]
 
 
 def range_ends(name: str) -> tuple[object, object]:

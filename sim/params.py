@@ -167,6 +167,16 @@ class PhaseParams:
 
 
 @dataclass
+class CalibrationParams:
+    """Where parameter values come from (DESIGN.md §6: posterior-predictive runs)."""
+
+    source: str = "default"  # default: these values; posterior: one draw of the calibrated posterior per replicate
+
+
+SOURCES = ("default", "posterior")
+
+
+@dataclass
 class Params:
     """All model parameters (the `params` config group)."""
 
@@ -180,6 +190,7 @@ class Params:
     institutions: InstitutionParams = field(default_factory=InstitutionParams)
     regional_power: RegionalPowerParams = field(default_factory=RegionalPowerParams)
     phase: PhaseParams = field(default_factory=PhaseParams)
+    calibration: CalibrationParams = field(default_factory=CalibrationParams)
 
 
 # Allowed ranges, keyed by "group.name". Read from the trailing comments above
@@ -239,6 +250,9 @@ def flatten(obj, prefix: str = "") -> dict[str, object]:
 
 def check_ranges(params: Params, prefix: str = "params.") -> Params:
     """Raise ParamError naming the first key outside its range; return params."""
+    if params.calibration.source not in SOURCES:
+        raise ParamError(f"{prefix}calibration.source={params.calibration.source} is not allowed; allowed: "
+                         + ", ".join(SOURCES))
     for key, value in flatten(params).items():
         if key in RANGES:
             lo, hi = RANGES[key]

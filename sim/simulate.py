@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .dynamics import Context, State, init_state, replicate_rngs, shared_institutions, step
+from .dynamics import STATE_ARRAYS, Context, State, init_state, replicate_rngs, shared_institutions, step
 from .metrics import PHASES, first_years, measure
 from .params import Params
 from .scenario import Scenario, compile_schedule
@@ -60,8 +60,13 @@ def simulate(world: World, scenario: Scenario, params: Params, seed: int, replic
 
     ``checkpoint_every`` is in years; the pairs table holds the start, every
     checkpoint and the end. ``progress`` (callable taking the number of steps
-    done) is called after each step.
+    done) is called after each step. With ``params.calibration.source ==
+    "posterior"`` each replicate runs with its own draw from the calibrated
+    posterior (:func:`posterior_params`): a posterior-predictive run.
     """
+    if params.calibration.source == "posterior":
+        return _posterior_predictive(world, scenario, params, seed, replicates, first, steps=steps, agents=agents,
+                                     pairs=pairs, events=events, checkpoint_every=checkpoint_every, progress=progress)
     ctx = Context(world, params, compile_schedule(scenario, world, steps))
     T = ctx.schedule.steps
     rngs = replicate_rngs(seed, replicates, first)
@@ -178,3 +183,48 @@ def outcomes(tr: Trajectory, window: int = 10) -> dict[str, np.ndarray]:
     for i, code in enumerate(w.codes):
         out[f"community_{code}"] = st.membership[:, i, w.community].astype(float)
     return out
+
+
+#: spawn_key suffix of the stream that picks replicate k's posterior draw: SeedSequence(seed, spawn_key=(k, 1)),
+#: independent of the stream of its dynamics, SeedSequence(seed, spawn_key=(k,)).
+POSTERIOR_STREAM = 1
+
+
+def posterior_params(params: Params, seed: int, k: int, posterior=None) -> Params:
+    """Replicate k's parameters: ``params`` with one weighted draw from the posterior sample (DESIGN.md §6).
+
+    The draw is fixed by (seed, k) alone, so replicate k gets the same parameter set alone,
+    in a batch of any size, on any worker or launcher. Parameters the posterior does not
+    hold keep their values in ``params``.
+    """
+    from .calibrate import load_posterior
+    from .params import with_overrides
+
+    post = load_posterior() if posterior is None else posterior
+    g = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k, POSTERIOR_STREAM)))
+    w = post["weight"].to_numpy(float)
+    i = int(g.choice(len(post), p=w / w.sum()))
+    names = [c for c in post.columns if c != "weight"]
+    out = with_overrides(params, {n: post[n].iloc[i] for n in names})
+    out.calibration.source = "default"
+    return out
+
+
+def _posterior_predictive(world, scenario, params, seed, replicates, first, progress=None, **kw) -> Trajectory:
+    """One replicate at a time, each with its posterior draw, stacked into one Trajectory (replicate axis 1)."""
+    from .calibrate import load_posterior
+
+    post = load_posterior()
+    parts = [simulate(world, scenario, posterior_params(params, seed, k, post), seed, 1, k, **kw)
+             for k in range(first, first + replicates)]
+    if progress is not None:
+        progress(parts[0].timeseries["phase"].shape[0] - 1)
+    one = parts[0]
+    events = [(r, *e[1:]) for r, tr in enumerate(parts) for e in tr.events]
+    final = State(one.final.step, *(np.concatenate([getattr(tr.final, f) for tr in parts]) for f in STATE_ARRAYS))
+    return Trajectory(
+        ctx=Context(world, params, one.ctx.schedule), seed=seed, replicates=list(range(first, first + replicates)),
+        years=one.years, timeseries={k: np.concatenate([tr.timeseries[k] for tr in parts], axis=1) for k in one.timeseries},
+        agents={k: np.concatenate([tr.agents[k] for tr in parts], axis=1) for k in one.agents},
+        pairs={k: np.concatenate([tr.pairs[k] for tr in parts], axis=1) for k in one.pairs},
+        checkpoints=one.checkpoints, events=events, final=final)

@@ -82,6 +82,8 @@ def test_params_default_yaml_documents_meaning_unit_and_the_checked_range():
                     assert nums == [lo], key
                 else:
                     assert nums[1] == hi and (nums[0] == lo or (rng.startswith("(") and 0 < lo < 1e-5)), key
+            elif isinstance(flatten(Params())[key], str):
+                assert flatten(Params())[key] in rng.split("/"), key  # a choice: the allowed values
             else:
                 assert rng == "true/false", key
             seen.add(key)

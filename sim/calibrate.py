@@ -1,0 +1,213 @@
+"""Calibration by approximate Bayesian computation against the historical record (pattern-oriented modelling).
+
+Grimm et al. 2005: a model is calibrated on several qualitative patterns of the
+record at once, not on one number. The patterns, all from shared/DOMAIN.md and
+nothing else, are checked on the ``historical`` scenario (1991-2025) at its end
+(the state after the 2025 step):
+
+1. ``roster`` -- the 2025 roster (§3): TUR, AZE, KAZ, KGZ, UZB full members;
+   TKM, HUN, TRNC observers; ARM, TJK and KOR outside the OTS;
+2. ``peace`` -- no militarised incident between two full members after the 2009
+   founding (§5: members stop fighting);
+3. ``conflicts`` -- the Karabakh (AZE-ARM) and Kyrgyz-Tajik conflicts occur, with
+   Armenia and Tajikistan outside the membership (§5);
+4. ``neutral`` -- Turkmenistan never more than an observer, and hedging toward
+   every great power in 2025 (§3: permanent neutrality);
+5. ``emerging`` -- by 2025 an emerging, loosely coupled community: nascent or
+   ascendant, not mature, not tightly coupled (§1-2, the seed literature).
+
+Each replicate of a simulation gives one :func:`target_record` (a flat dict);
+:func:`summary_statistics` turns a batch of records into the share of
+replicates matching each pattern (the roster as the mean share of the 11
+states at their 2025 level), and :func:`distance` is the root mean square of
+(1 - share) over the five patterns: 0 when every replicate matches every
+pattern, 1 when none matches any. The observed data are all ones.
+
+The later accession years (when Uzbekistan became a full member and the
+observers joined) are held out: they are not targets, and the backtest
+(``experiments/backtest``) reports the model's predicted years as predictions.
+
+``python -m sim.calibrate`` runs pyabc's ABC-SMC (Toni et al. 2009; Klinger et
+al. 2018) over the parameters the Morris screening ranks highest
+(``experiments/sensitivity/top_parameters.csv``), uniform priors on their
+documented ranges, and writes the weighted posterior sample to
+``sim/data/posterior.parquet``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .params import Params, flatten, with_overrides
+from .scenario import load_scenario
+from .simulate import Trajectory, simulate
+from .world import LEVELS, load_world
+
+#: The 2025 OTS roster (DOMAIN.md §3).
+ROSTER = {"TUR": "member", "AZE": "member", "KAZ": "member", "KGZ": "member", "UZB": "member",
+          "TKM": "observer", "HUN": "observer", "TRNC": "observer", "ARM": "none", "TJK": "none", "KOR": "none"}
+#: The conflicts that occur outside the membership (DOMAIN.md §5).
+CONFLICTS = (("AZE", "ARM"), ("KGZ", "TJK"))
+FOUNDED = 2009  # Nakhchivan Agreement (DOMAIN.md §5)
+TARGETS = ("roster", "peace", "conflicts", "neutral", "emerging")
+#: Where the calibrated posterior ships with the package.
+POSTERIOR = Path(__file__).resolve().parent / "data" / "posterior.parquet"
+
+
+def load_posterior(path: Path | None = None):
+    """The calibrated posterior sample (one row per particle: parameter columns and ``weight``)."""
+    import pandas as pd
+
+    path = Path(path or POSTERIOR)
+    if not path.is_file():
+        raise FileNotFoundError(f"params.calibration.source=posterior: no posterior at {path}; run python -m sim.calibrate")
+    return pd.read_parquet(path)
+
+
+def target_record(tr: Trajectory) -> list[dict]:
+    """Per replicate of a historical run: what the five patterns are judged on (a flat dict each).
+
+    Needs the agents table (``simulate(..., agents=True)``) for Turkmenistan's level at every step.
+    """
+    w, st, ts = tr.ctx.world, tr.final, tr.timeseries
+    c = w.community
+    code = {x: i for i, x in enumerate(w.codes)}
+    after = tr.years > FOUNDED
+    member_fights = ts["member_incidents"][after].sum(0)
+    tkm = code.get("TKM")
+    out = []
+    for r in range(st.trust.shape[0]):
+        rec = {f"level_{x}": LEVELS[int(st.membership[r, i, c])] for x, i in code.items() if x in ROSTER}
+        rec["member_incidents_after_founding"] = int(member_fights[r])
+        for a, b in CONFLICTS:
+            i, j = code[a], code[b]
+            rec[f"conflict_{a}_{b}"] = bool(np.isfinite(st.last_incident[r, i, j]))
+        if tkm is not None:
+            rec["tkm_max_level"] = LEVELS[int(tr.agents["membership"][:, r, tkm, c].max())]
+            rec["tkm_hedges_all"] = bool((st.posture[r, tkm] == 0).all())
+        rec["phase_2025"] = ("none", "nascent", "ascendant", "mature-loose", "mature-tight")[int(ts["phase"][-1, r])]
+        out.append(rec)
+    return out
+
+
+def matches(rec: dict) -> dict[str, float]:
+    """How one replicate's record meets each pattern: 1/0, the roster as the share of states at their level."""
+    roster = np.mean([rec.get(f"level_{x}") == lvl for x, lvl in ROSTER.items()])
+    outside = all(rec.get(f"level_{x}") != "member" for pair in CONFLICTS for x in pair if x in ("ARM", "TJK"))
+    return {
+        "roster": float(roster),
+        "peace": float(rec["member_incidents_after_founding"] == 0),
+        "conflicts": float(all(rec[f"conflict_{a}_{b}"] for a, b in CONFLICTS) and outside),
+        "neutral": float(LEVELS.index(rec["tkm_max_level"]) <= LEVELS.index("observer") and rec["tkm_hedges_all"]),
+        "emerging": float(rec["phase_2025"] in ("nascent", "ascendant")),
+    }
+
+
+def summary_statistics(records: list[dict]) -> dict[str, float]:
+    """Share of replicates matching each pattern (roster: mean share of states at their 2025 level)."""
+    m = [matches(r) for r in records]
+    return {t: float(np.mean([x[t] for x in m])) for t in TARGETS}
+
+
+def distance(x: dict, x0: dict) -> float:
+    """Root mean square of the shortfall from the observed shares (all 1): sqrt(mean_t (x0_t - x_t)^2)."""
+    return float(np.sqrt(np.mean([(x0[t] - x[t]) ** 2 for t in TARGETS])))
+
+
+OBSERVED = {t: 1.0 for t in TARGETS}
+
+
+def top_parameters(path: Path | None = None, per_outcome: int = 3) -> list[str]:
+    """The parameters to calibrate: the union of the top ``per_outcome`` by Morris mu* for each outcome."""
+    import csv
+
+    path = path or Path(__file__).resolve().parents[1] / "experiments" / "sensitivity" / "top_parameters.csv"
+    with open(path, encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    names: list[str] = []
+    for outcome in dict.fromkeys(r["outcome"] for r in rows):
+        ranked = sorted((r for r in rows if r["outcome"] == outcome), key=lambda r: -float(r["mu_star"]))
+        for r in ranked[:per_outcome]:
+            name = r["parameter"].removeprefix("params.")
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def simulate_targets(overrides: dict, seed: int, replicates: int, world=None, scenario=None) -> dict[str, float]:
+    """The summary statistics of one simulation of the historical scenario with ``overrides``."""
+    world = world or load_world("turkic")
+    scenario = scenario or load_scenario("historical")
+    p = with_overrides(Params(), overrides)
+    tr = simulate(world, scenario, p, seed=seed, replicates=replicates, agents=True, pairs=False, events=False)
+    return summary_statistics(target_record(tr))
+
+
+def calibrate(names: list[str], population: int = 200, generations: int = 6, replicates: int = 8,
+              workers: int = 2, seed: int = 0, db: Path | None = None, min_epsilon: float = 0.0):
+    """ABC-SMC over ``names`` with uniform priors on their documented ranges; returns (posterior frame, history)."""
+    import pyabc
+
+    from .oat import range_ends
+
+    np.random.seed(seed)
+    world, scenario = load_world("turkic"), load_scenario("historical")
+    kinds = {n: type(flatten(Params())[n]) for n in names}
+    priors = {}
+    for n in names:
+        lo, hi = (float(v) for v in range_ends(n))
+        priors[n.replace(".", "__")] = pyabc.RV("uniform", lo, hi - lo)
+
+    def model(pars):
+        over = {k.replace("__", "."): (kinds[k.replace("__", ".")](v) if kinds[k.replace("__", ".")] is int else float(v))
+                for k, v in pars.items()}
+        return simulate_targets(over, int(np.random.randint(2**31 - 1)), replicates, world, scenario)
+
+    sampler = (pyabc.sampler.SingleCoreSampler() if workers <= 1
+               else pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers))
+    abc = pyabc.ABCSMC(model, pyabc.Distribution(**priors), distance, population_size=population, sampler=sampler)
+    db = db or Path("outputs/calibration/abc.db")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    if db.exists():
+        db.unlink()
+    abc.new(f"sqlite:///{db.resolve()}", OBSERVED)
+    history = abc.run(minimum_epsilon=min_epsilon, max_nr_populations=generations)
+    frame, weights = history.get_distribution(m=0)
+    frame = frame.rename(columns=lambda k: k.replace("__", "."))
+    frame["weight"] = weights
+    return frame.reset_index(drop=True), history
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m sim.calibrate", description=__doc__.splitlines()[0])
+    ap.add_argument("--population", type=int, default=200)
+    ap.add_argument("--generations", type=int, default=6)
+    ap.add_argument("--replicates", type=int, default=8, help="replicates per particle (shares are over these)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--params", default="", help="comma-separated parameters (default: Morris top parameters)")
+    ap.add_argument("-o", "--out", default=str(POSTERIOR), help="posterior Parquet file")
+    a = ap.parse_args(argv)
+    names = [n for n in a.params.split(",") if n] or top_parameters()
+    t0 = time.time()
+    frame, history = calibrate(names, a.population, a.generations, a.replicates, a.workers, a.seed)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out, index=False)
+    pops = history.get_all_populations()
+    info = {"parameters": names, "population": a.population, "generations": int(history.max_t + 1),
+            "replicates_per_particle": a.replicates, "seed": a.seed, "seconds": round(time.time() - t0, 1),
+            "epsilons": [float(e) for e in pops["epsilon"].tolist()[1:]],
+            "simulations": int(history.total_nr_simulations), "targets": list(TARGETS)}
+    out.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(info))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

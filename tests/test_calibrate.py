@@ -1,0 +1,108 @@
+"""Calibration: the patterns' summary statistics and distance on hand-made records, posterior-predictive runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import TURKIC, assert_states_equal, params
+
+import sim.calibrate as cal
+from sim.scenario import load_scenario
+from sim.simulate import posterior_params, simulate
+
+
+def _record(**changes):
+    rec = {f"level_{c}": lvl for c, lvl in cal.ROSTER.items()}
+    rec.update(member_incidents_after_founding=0, conflict_AZE_ARM=True, conflict_KGZ_TJK=True,
+               tkm_max_level="observer", tkm_hedges_all=True, phase_2025="ascendant")
+    rec.update(changes)
+    return rec
+
+
+def test_a_record_of_the_record_matches_every_pattern():
+    assert cal.matches(_record()) == {t: 1.0 for t in cal.TARGETS}
+    assert cal.distance(cal.summary_statistics([_record()] * 3), cal.OBSERVED) == 0.0
+
+
+def test_summary_statistics_by_hand():
+    records = [
+        _record(),                                                   # all five
+        _record(level_UZB="observer", level_KOR="partner"),          # roster 9/11
+        _record(member_incidents_after_founding=2),                  # peace fails
+        _record(tkm_max_level="member", phase_2025="mature-loose"),  # neutral and emerging fail
+    ]
+    s = cal.summary_statistics(records)
+    assert s == pytest.approx({"roster": (1 + 9 / 11 + 1 + 1) / 4, "peace": 0.75, "conflicts": 1.0,
+                               "neutral": 0.75, "emerging": 0.75})
+    # distance: sqrt(mean of squared shortfalls) = sqrt(((2/44)^2 + 0.25^2 * 3) / 5)
+    assert cal.distance(s, cal.OBSERVED) == pytest.approx(np.sqrt(((2 / 44) ** 2 + 3 * 0.0625) / 5))
+
+
+@pytest.mark.parametrize("changes, target", [
+    (dict(tkm_hedges_all=False), {"neutral"}),
+    (dict(level_ARM="member"), {"conflicts", "roster"}),  # Armenia inside: the conflict is no longer outside
+    (dict(conflict_KGZ_TJK=False), {"conflicts"}),
+    (dict(phase_2025="nascent"), set()),        # nascent is an emerging community too
+    (dict(phase_2025="none"), {"emerging"}),
+    (dict(phase_2025="mature-tight"), {"emerging"}),
+])
+def test_each_pattern_fails_on_its_own_departure(changes, target):
+    m = cal.matches(_record(**changes))
+    assert {t for t, v in m.items() if v < 1} == target
+
+
+def test_target_records_of_a_real_run_have_every_field():
+    tr = simulate(TURKIC, load_scenario("historical"), params(), seed=0, replicates=3, pairs=False, events=False)
+    recs = cal.target_record(tr)
+    assert len(recs) == 3 and set(_record()) == set(recs[0])
+    s = cal.summary_statistics(recs)
+    assert set(s) == set(cal.TARGETS) and all(0.0 <= v <= 1.0 for v in s.values())
+
+
+@pytest.fixture
+def posterior(tmp_path, monkeypatch):
+    """A hand-made weighted posterior over two parameters."""
+    path = tmp_path / "posterior.parquet"
+    pd.DataFrame({"pressure.intensity": [0.1, 0.5, 0.9], "choice.balance": [2.0, 6.0, 9.0],
+                  "weight": [0.2, 0.3, 0.5]}).to_parquet(path)
+    monkeypatch.setattr(cal, "POSTERIOR", path)
+    return path
+
+
+def test_posterior_draw_is_fixed_by_seed_and_replicate(posterior):
+    p = params(calibration__source="posterior")
+    draws = [posterior_params(p, seed=4, k=k) for k in range(40)]
+    again = [posterior_params(p, seed=4, k=k) for k in range(40)]
+    assert [d.pressure.intensity for d in draws] == [d.pressure.intensity for d in again]
+    assert {d.pressure.intensity for d in draws} == {0.1, 0.5, 0.9}  # every particle is drawn
+    for d in draws:  # a draw is one particle: its parameters go together
+        assert (d.pressure.intensity, d.choice.balance) in {(0.1, 2.0), (0.5, 6.0), (0.9, 9.0)}
+        assert d.calibration.source == "default" and d.identity.confidence == p.identity.confidence
+
+
+def test_posterior_predictive_replicate_alone_equals_replicate_in_batch(posterior):
+    p = params(calibration__source="posterior")
+    batch = simulate(TURKIC, load_scenario("baseline"), p, seed=2, replicates=6, pairs=False)
+    for k in (0, 5):
+        alone = simulate(TURKIC, load_scenario("baseline"), p, seed=2, replicates=1, first=k, pairs=False)
+        assert_states_equal(alone.final, batch.final.take(slice(k, k + 1)))
+        np.testing.assert_array_equal(alone.timeseries["trust_mean"][:, 0], batch.timeseries["trust_mean"][:, k])
+    # the draws differ between replicates, so the runs carry parameter uncertainty
+    plain = simulate(TURKIC, load_scenario("baseline"), params(), seed=2, replicates=6, pairs=False)
+    assert not np.array_equal(plain.timeseries["trust_mean"], batch.timeseries["trust_mean"])
+
+
+def test_missing_posterior_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(cal, "POSTERIOR", tmp_path / "none.parquet")
+    with pytest.raises(FileNotFoundError, match="params.calibration.source=posterior"):
+        simulate(TURKIC, load_scenario("baseline"), params(calibration__source="posterior"), seed=0, replicates=1)
+
+
+@pytest.mark.slow
+def test_one_abc_generation_runs(tmp_path):
+    pytest.importorskip("pyabc")
+    frame, history = cal.calibrate(["pressure.intensity", "choice.balance"], population=6, generations=1,
+                                   replicates=2, workers=1, seed=0, db=tmp_path / "abc.db")
+    assert len(frame) == 6 and set(frame.columns) == {"pressure.intensity", "choice.balance", "weight"}
+    assert frame["pressure.intensity"].between(0, 1).all() and np.isclose(frame["weight"].sum(), 1.0)
