@@ -492,7 +492,7 @@ def test_group_selection_keeps_reference_extremes_and_membership_changes():
     # reference g0; lowest g1 (P 0); highest g2 (P 1); g3 differs on OTS memberships (KOR 0.40)
     assert list(why) == ["g0", "g1", "g2", "g3"]
     assert why["g0"] == "reference" and why["g1"].startswith("lowest P(mature)")
-    assert why["g2"].startswith("highest") and why["g3"] == "OTS memberships differ (KOR: 0.40)"
+    assert why["g2"] == "highest P(mature) = 1.00" and why["g3"] == "OTS memberships differ: KOR by 0.40"
     # without the membership rule the fourth slot is spread over the ranking
     # (ranks by P, trust, order: g1 0, g4 .2, g0 .4, g3 .4, g6 .6, g5 .8, g2 1; linspace 0..6 in 4 -> 0, 2, 4, 6)
     assert D.representative_groups(df, 4) == ["g0", "g1", "g2", "g6"]

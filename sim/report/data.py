@@ -602,13 +602,13 @@ def select_groups(results: pd.DataFrame, max_groups: int = 4, by: str = "label",
 
     if reference is not None and reference in order:
         add(reference, "reference")
-    add(ranked[0], f"lowest {name} ({score.loc[ranked[0], 'p']:.2f})")
-    add(ranked[-1], f"highest {name} ({score.loc[ranked[-1], 'p']:.2f})")
+    add(ranked[0], f"lowest {name} = {score.loc[ranked[0], 'p']:.2f}")
+    add(ranked[-1], f"highest {name} = {score.loc[ranked[-1], 'p']:.2f}")
     if institution:
         md = membership_difference(ok, institution, reference if reference in order else order[0], by)
         md = md[md["distance"] >= min_difference].sort_values("distance", ascending=False, kind="stable")
         for _, r in md.iterrows():
-            add(r["group"], f"{institution} memberships differ ({r['state']}: {r['distance']:.2f})")
+            add(r["group"], f"{institution} memberships differ: {r['state']} by {r['distance']:.2f}")
     for i in np.linspace(0, len(ranked) - 1, max_groups):
         add(ranked[int(round(i))], f"spread over {name}")
     for g in ranked:  # rounding may have hit a rank twice: fill with the next unused ones

@@ -33,7 +33,7 @@ padding:.6em .9em;border-left:3px solid #2c6fb0;white-space:pre-wrap}details sum
 white-space:nowrap;padding:.2em .35em}table.headline th{padding:.2em .35em}
 table.headline .ci{color:#555}table.headline .d{color:#333;font-size:.92em;margin-top:.1em}
 table.headline .sig{color:#b2182b}table.headline tr.ref td{background:#f7fbff}
-table.headline td.l{white-space:normal;min-width:7em}.caption{font-size:.9em;color:#333}
+table.headline td.l{white-space:normal;overflow-wrap:break-word;min-width:8em;max-width:16em}.caption{font-size:.9em;color:#333}
 ul.context{margin:.4em 0;padding-left:1.3em;font-size:.92em}
 """
 
@@ -70,14 +70,20 @@ def table_html(df: pd.DataFrame, index: bool = False, left: tuple[str, ...] = ()
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{tail}"
 
 
+#: Short outcome names for the "differs from" column.
+SHORT = {"P(≥ nascent)": "nascent", "P(≥ ascendant)": "ascendant", "P(≥ mature-loose)": "mature",
+         "P(mature-tight)": "tight", "years to first phase advance": "years", "final members": "members",
+         "member trust": "trust", "incidents among members": "incidents"}
+
+
 def _num(v: float, fmt: str, sign: bool = False) -> str:
-    """``fmt`` of v with a real minus sign; a value that ``fmt`` would round to zero keeps 2 significant digits
-    (a difference of 0.004 is not shown as 0.00); exactly 0 has no sign."""
+    """``fmt`` of v with a real minus sign; with ``sign`` (a difference), a value that ``fmt`` would round to
+    zero keeps 2 significant digits (a difference of 0.004 is not shown as 0.00); exactly 0 has no sign."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
     v = float(v)
     text = fmt.format(v)
-    if v != 0 and float(text) == 0:
+    if sign and v != 0 and float(text) == 0:
         text = f"{v:.2g}"
     if v == 0 or float(text) == 0:
         text = fmt.format(0.0)
@@ -107,7 +113,7 @@ def headline_html(df: pd.DataFrame, reference, max_rows: int = 60) -> tuple[str,
         unit = spec.loc[k, "unit"]
         head.append(f"<th>{esc(spec.loc[k, 'name'])}<br><span class=\"ci\">{esc(unit)}</span></th>")
     if reference is not None:
-        head.append(f'<th class="l">differs from {esc(reference)} (95%)</th>')
+        head.append(f'<th class="l">differs from the reference (95%)</th>')
     rows = []
     groups = list(dict.fromkeys(df["group"]))
     for g in groups[:max_rows]:
@@ -123,18 +129,19 @@ def headline_html(df: pd.DataFrame, reference, max_rows: int = 60) -> tuple[str,
                 continue
             r = sub.loc[k]
             fmt = r["format"]
-            txt = (f'{_num(r["estimate"], fmt)} <span class="ci">[{_num(r["lo"], fmt)}, {_num(r["hi"], fmt)}]</span>')
+            ci = f'<br><span class="ci">[{_num(r["lo"], fmt)}, {_num(r["hi"], fmt)}]</span>'
+            txt = _num(r["estimate"], fmt) + ci
             if k == "years_to_advance":
                 txt = (f'none advanced <span class="ci">(0/{n})</span>' if int(r["n"]) == 0 else
-                       txt + f' <span class="ci">({int(r["n"])}/{n})</span>')
+                       f'{_num(r["estimate"], fmt)} <span class="ci">({int(r["n"])}/{n})</span>{ci}')
             if not is_ref and reference is not None and not (isinstance(r["diff"], float) and math.isnan(r["diff"])):
                 mark = ' <b class="sig" title="the 95% interval excludes 0">●</b>' if r["excludes_zero"] else ""
                 unpaired = "" if int(r["pairs"]) else " (unpaired)"
-                txt += (f'<div class="d">Δ {_num(r["diff"], fmt, sign=True)} <span class="ci">'
+                txt += (f'<div class="d">Δ {_num(r["diff"], fmt, sign=True)}{mark}<br><span class="ci">'
                         f'[{_num(r["diff_lo"], fmt, sign=True)}, {_num(r["diff_hi"], fmt, sign=True)}]'
-                        f'{unpaired}</span>{mark}</div>')
+                        f'{unpaired}</span></div>')
                 if r["excludes_zero"]:
-                    differs.append(f'{r["name"]} {_num(r["diff"], fmt, sign=True)}')
+                    differs.append(f'{SHORT.get(r["name"], r["name"])} {_num(r["diff"], fmt, sign=True)}')
             cells.append(f"<td>{txt}</td>")
         if reference is not None:
             cells.append(f'<td class="l">{"reference" if is_ref else esc("; ".join(differs) or "no outcome")}</td>')

@@ -108,7 +108,7 @@ def _stacked(ax, y: np.ndarray, shares: pd.DataFrame, cats, colors: dict, text: 
         ax.barh(y, v, left=left, height=height, color=colors[c], edgecolor="#8c8c8c", lw=0.4, label=c)
         for yi, l0, w in zip(y, left, v):
             if w >= label_min:
-                ax.text(l0 + w / 2, yi, _pct(w) + "%", ha="center", va="center", fontsize=MIN_FONT,
+                ax.text(l0 + w / 2, yi - height * 0.12, _pct(w) + "%", ha="center", va="center", fontsize=MIN_FONT,
                         color=text[c])
         left += v
     if not whiskers:
@@ -120,7 +120,7 @@ def _stacked(ax, y: np.ndarray, shares: pd.DataFrame, cats, colors: dict, text: 
         if not inside.any():
             continue
         x = 1 - ge
-        dy = (k - len(cats) / 2) * height / (len(cats) + 1)
+        dy = height * (0.22 + 0.05 * (k - 1))  # below the segment labels (the y axis is inverted: + is down)
         ax.errorbar(x[inside], (y + dy)[inside], xerr=[np.clip(hi - ge, 0, None)[inside],
                                                       np.clip(ge - lo, 0, None)[inside]], **WHISKER)
 
