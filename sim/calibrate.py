@@ -183,6 +183,70 @@ def calibrate(names: list[str], population: int = 200, generations: int = 6, rep
     return frame.reset_index(drop=True), history
 
 
+def posterior_summary(frame) -> list[dict]:
+    """Per parameter: the prior range, the weighted posterior median and 5-95% quantiles."""
+    from .oat import range_ends
+
+    w = frame["weight"].to_numpy(float)
+    w = w / w.sum()
+    rows = []
+    for name in [c for c in frame.columns if c != "weight"]:
+        x = frame[name].to_numpy(float)
+        order = np.argsort(x)
+        cdf = np.cumsum(w[order])
+        q = {p: float(x[order][min(np.searchsorted(cdf, p), len(x) - 1)]) for p in (0.05, 0.5, 0.95)}
+        lo, hi = range_ends(name)
+        rows.append({"parameter": name, "prior_low": float(lo), "prior_high": float(hi),
+                     "median": q[0.5], "q05": q[0.05], "q95": q[0.95]})
+    return rows
+
+
+def plot_posterior(frame, path: Path) -> Path:
+    """Marginals (weighted histograms over the prior range) on the diagonal, pairwise scatter below it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .oat import range_ends
+
+    names = [c for c in frame.columns if c != "weight"]
+    n = len(names)
+    w = frame["weight"].to_numpy(float)
+    fig, axes = plt.subplots(n, n, figsize=(2.1 * n + 1, 2.1 * n + 1), squeeze=False)
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            ax = axes[i, j]
+            lo_a, hi_a = (float(v) for v in range_ends(a))
+            lo_b, hi_b = (float(v) for v in range_ends(b))
+            if i == j:
+                ax.hist(frame[a], bins=15, range=(lo_a, hi_a), weights=w, color="#4c72b0")
+                ax.set_xlim(lo_a, hi_a)
+                ax.set_yticks([])
+            elif i > j:
+                ax.scatter(frame[b], frame[a], s=6 + 300 * w / w.max() * 0.1, alpha=0.5, color="#4c72b0")
+                ax.set_xlim(lo_b, hi_b)
+                ax.set_ylim(lo_a, hi_a)
+            else:
+                ax.axis("off")
+            if i == n - 1:
+                ax.set_xlabel(b.replace(".", ".\n"), fontsize=8)
+            else:
+                ax.set_xticklabels([])
+            if j == 0 and i > 0:
+                ax.set_ylabel(a.replace(".", ".\n"), fontsize=8)
+            elif j > 0:
+                ax.set_yticklabels([])
+            ax.tick_params(labelsize=7)
+    fig.suptitle(f"ABC-SMC posterior ({len(frame)} weighted particles); axes span the uniform priors", fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sim.calibrate", description=__doc__.splitlines()[0])
     ap.add_argument("--population", type=int, default=200)

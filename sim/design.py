@@ -53,7 +53,8 @@ KINDS = ("grid", "lhs", "sobol", "morris")
 AGGREGATE_METRICS = ("identity", "interaction", "interest", "trust_mean", "trust_min", "peace", "depth",
                      "incidents", "members", "phase")
 #: Scalar scenario fields a design may vary (besides ``great_powers.<GP>.<field>``).
-SCENARIO_SCALARS = {"start_year": int, "end_year": int, "steps_per_year": int}
+SCENARIO_SCALARS = {"start_year": int, "end_year": int, "steps_per_year": int, "trust_scale": float,
+                    "identity_spread": float}
 #: Top-level config values a design may vary.
 TOP_LEVEL = {"steps": int}
 

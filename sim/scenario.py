@@ -90,6 +90,11 @@ class Scenario:
     trust: dict[str, float] = field(default_factory=dict)
     disputes: dict[str, float] = field(default_factory=dict)
     identity: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Strength of shared identity at the start: every state's identity is moved to
+    # centre + identity_spread (x - centre), centre = the mean identity of the states
+    # eligible for full membership of the community. 1 = the documented identities;
+    # < 1 closer (a stronger shared identity), > 1 farther apart (clipped to [0, 1]).
+    identity_spread: float = 1.0
     events: list[Event] = field(default_factory=list)
     # The direction each outcome should move against the baseline, as the header argues:
     # outcome name (sim.simulate.OUTCOMES) -> "higher" or "lower". tests/test_theory.py checks it.
@@ -247,6 +252,13 @@ def _start_values(scenario: Scenario, world: World):
         for feat, value in feats.items():
             f = _lookup(world.features, feat, "identity feature", f"scenario.identity.{code}.{feat}")
             identity[i, f] = _unit(value, f"scenario.identity.{code}.{feat}")
+    spread = float(scenario.identity_spread)
+    if not (np.isfinite(spread) and 0.0 <= spread <= 3.0):
+        raise ScenarioError(f"scenario.identity_spread={scenario.identity_spread} is out of range; allowed [0, 3]")
+    if spread != 1.0:
+        core = world.eligibility[:, world.community] == LEVELS.index("member")
+        centre = identity[core].mean(0) if core.any() else identity.mean(0)
+        identity = np.clip(centre + spread * (identity - centre), 0.0, 1.0)
     return trust, dispute, identity
 
 

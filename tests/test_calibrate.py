@@ -106,3 +106,17 @@ def test_one_abc_generation_runs(tmp_path):
                                    replicates=2, workers=1, seed=0, db=tmp_path / "abc.db")
     assert len(frame) == 6 and set(frame.columns) == {"pressure.intensity", "choice.balance", "weight"}
     assert frame["pressure.intensity"].between(0, 1).all() and np.isclose(frame["weight"].sum(), 1.0)
+
+
+def test_posterior_summary_by_hand(posterior):
+    frame = pd.read_parquet(posterior)
+    rows = {r["parameter"]: r for r in cal.posterior_summary(frame)}
+    # weights 0.2, 0.3, 0.5 on 0.1, 0.5, 0.9: the weighted median is 0.5 (cdf 0.2, 0.5, 1.0)
+    assert rows["pressure.intensity"]["median"] == 0.5
+    assert rows["pressure.intensity"]["q05"] == 0.1 and rows["pressure.intensity"]["q95"] == 0.9
+    assert (rows["choice.balance"]["prior_low"], rows["choice.balance"]["prior_high"]) == (0.0, 10.0)
+
+
+def test_posterior_figure_is_drawn(posterior, tmp_path):
+    out = cal.plot_posterior(pd.read_parquet(posterior), tmp_path / "posterior.png")
+    assert out.stat().st_size > 5000
