@@ -12,7 +12,14 @@ the only group:
 - memberships: each state's level in the community institution over time and
   when it first joined (DOMAIN.md §6 "who joins, at what level");
 - network: the trust network at chosen years (links where mean trust is at
-  least 0.5, nodes sized by capability, coloured by bloc; a seeded layout).
+  least 0.5, nodes sized by capability, coloured by trust bloc: connected
+  groups of linked states, the rule of the ``blocs`` column, named after their
+  most capable member; states on a fixed circle in world order).
+
+Colours and names are those of the report and the browser page
+(:mod:`sim.report.colors`); the full report of the run (headline table with
+intervals, all figures) is ``report/report.html``, written by ``python -m sim``
+unless ``report=false``.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def _pct(x: float) -> str:
 
 
 def _integer_years(ax) -> None:
-    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
 
 
 def _phase_legend(fig: Figure, phases, title: str = "phase (median across replicates)") -> None:
