@@ -29,7 +29,6 @@ Library use: :func:`make_report` (returns a :class:`Report`), or
 from __future__ import annotations
 
 import io
-import math
 import os
 import shlex
 import shutil
