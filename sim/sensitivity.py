@@ -238,23 +238,28 @@ def _morris_noise(runs: pd.DataFrame, outcome: str, points: np.ndarray, starts, 
     return out
 
 
-def top_parameters(morris_table: pd.DataFrame, k: int = 4) -> list[str]:
-    """The union of the ``k`` parameters of largest mu* of each outcome (mu* > 0), in order of best rank, then name."""
-    top = morris_table[(morris_table["rank"] <= k) & (morris_table["mu_star"] > 0)]
-    best = top.groupby("parameter")["rank"].min()
-    return sorted(best.index, key=lambda p: (best[p], p))
-
-
 def ranking(morris_table: pd.DataFrame) -> pd.DataFrame:
-    """The Morris ranking: parameter, outcome, mu_star, rank (and mu_star_conf, mu_star_noise), sorted by
-    outcome (as in :data:`OUTCOMES`), then rank. Parameters with mu* = 0 (no elementary effect at all: with
-    common random numbers, the runs never read them) are left out, so an outcome that is constant over the
-    design has no rows."""
+    """The Morris ranking of the parameters that clearly act: parameter, outcome, mu_star, rank (among all
+    parameters), mu_star_conf, mu_star_noise; sorted by outcome (as in :data:`OUTCOMES`), then rank.
+
+    A row is kept when its mu* is clearly above zero: its 95% interval excludes 0 (mu* > mu_star_conf) and
+    it is above the level seed noise alone would give (mu* > mu_star_noise). Left out are parameters the
+    runs never read (mu* = 0 with common random numbers) and effects carried by a handful of runs (a rare
+    binary outcome), so an outcome that (almost) never varies over the design has no rows.
+    """
     order = {o: i for i, o in enumerate(OUTCOMES)}
-    t = morris_table.loc[morris_table["mu_star"] > 0,
-                         ["parameter", "outcome", "mu_star", "rank", "mu_star_conf", "mu_star_noise"]].copy()
+    t = morris_table
+    clear = (t["mu_star"] > 0) & (t["mu_star"] > t["mu_star_conf"]) & ~(t["mu_star"] <= t["mu_star_noise"])
+    t = t.loc[clear, ["parameter", "outcome", "mu_star", "rank", "mu_star_conf", "mu_star_noise"]].copy()
     t = t.assign(_o=t["outcome"].map(order)).sort_values(["_o", "rank", "parameter"], kind="stable")
     return t.drop(columns="_o").reset_index(drop=True)
+
+
+def top_parameters(morris_table: pd.DataFrame, k: int = 4) -> list[str]:
+    """The union over outcomes of the ``k`` best-ranked parameters of :func:`ranking`, by best rank, then name."""
+    r = ranking(morris_table)
+    best = r[r["rank"] <= k].groupby("parameter")["rank"].min()
+    return sorted(best.index, key=lambda p: (best[p], p))
 
 
 # --------------------------------------------------------------------------- Sobol
@@ -304,9 +309,17 @@ def short_name(path: str) -> str:
     return path[len("params."):] if path.startswith("params.") else path
 
 
-def plot_morris(table: pd.DataFrame, top: int = MORRIS_TOP, title: str = ""):
+def _panel_title(o: str, means: dict | None) -> str:
+    label = LABELS.get(o, o)
+    if means and o in means and means[o] == means[o]:
+        return f"{label}\n(mean over the design: {means[o]:.3g})"
+    return label
+
+
+def plot_morris(table: pd.DataFrame, top: int = MORRIS_TOP, title: str = "", means: dict | None = None):
     """One panel per outcome: the ``top`` parameters by mu* (bars, 95% CI), sigma (diamonds) and the
-    seed-noise level of mu* (grey ticks); each panel sorted by its own mu*."""
+    seed-noise level of mu* (grey ticks); each panel sorted by its own mu*. ``means`` (outcome -> mean over
+    the design) goes into the panel titles."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -317,7 +330,7 @@ def plot_morris(table: pd.DataFrame, top: int = MORRIS_TOP, title: str = ""):
     axes = fig.subplots(1, len(outcomes), squeeze=False)[0]
     for ax, o in zip(axes, outcomes):
         t = table[table["outcome"] == o].sort_values(["mu_star", "parameter"], ascending=[False, True]).head(n)
-        ax.set_title(LABELS.get(o, o), fontsize=9.5, loc="left")
+        ax.set_title(_panel_title(o, means), fontsize=9.5, loc="left")
         if not (t["mu_star"] > 0).any():
             ax.text(0.5, 0.5, "μ* = 0 for every parameter:\nthe outcome is the same\nat every point of the design",
                     transform=ax.transAxes, ha="center", va="center", fontsize=9)
@@ -345,9 +358,9 @@ def plot_morris(table: pd.DataFrame, top: int = MORRIS_TOP, title: str = ""):
     return fig
 
 
-def plot_sobol(table: pd.DataFrame, title: str = ""):
+def plot_sobol(table: pd.DataFrame, title: str = "", means: dict | None = None):
     """One panel per outcome: S1 and ST of each parameter with 95% CIs; parameters in one order (largest ST
-    over the outcomes first), so the panels compare."""
+    over the outcomes first), so the panels compare. ``means`` as in :func:`plot_morris`."""
     from matplotlib.figure import Figure
 
     outcomes = [o for o in OUTCOMES if o in set(table["outcome"])]
@@ -366,7 +379,7 @@ def plot_sobol(table: pd.DataFrame, title: str = ""):
         lo = float(np.nanmin((t["S1"] - t["S1_conf"]).to_numpy(float))) if t["S1"].notna().any() else 0.0
         ax.set_xlim(left=min(0.0, lo * 1.1))
         ax.axvline(0, color="#555555", lw=0.6)
-        ax.set_title(LABELS.get(o, o), fontsize=9.5, loc="left")
+        ax.set_title(_panel_title(o, means), fontsize=9.5, loc="left")
         ax.set_xlabel("share of the variance of\nthe point means", fontsize=8.5)
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(axis="x", color="#dddddd", lw=0.6)
@@ -420,13 +433,15 @@ def analyse(directory, out_dir, seed: int = 0, top: int = 4, prefix: str | None 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     means = point_means(results, design)
+    summary = outcome_summary(results, design)
+    avg = dict(zip(summary["outcome"], summary["mean"]))
     files = {}
     if kind == "morris":
         table = morris_indices(results, design, experiment, seed=seed)
-        fig = plot_morris(table, title=_title(experiment, means))
+        fig = plot_morris(table, title=_title(experiment, means), means=avg)
     else:
         table = sobol_indices(results, design, experiment, seed=seed)
-        fig = plot_sobol(table, title=_title(experiment, means))
+        fig = plot_sobol(table, title=_title(experiment, means), means=avg)
     if not fits_canvas(fig):
         raise SensitivityError("the figure does not fit its canvas (a label would be clipped)")
     files["indices"] = out / f"{prefix}_indices.csv"
@@ -435,7 +450,7 @@ def analyse(directory, out_dir, seed: int = 0, top: int = 4, prefix: str | None 
         files["ranking"] = out / ("top_parameters.csv" if prefix == "morris" else f"{prefix}_top_parameters.csv")
         ranking(table).to_csv(files["ranking"], index=False, float_format="%.6g")
     files["outcomes"] = out / f"{prefix}_outcomes.csv"
-    outcome_summary(results, design).to_csv(files["outcomes"], index=False, float_format="%.6g")
+    summary.to_csv(files["outcomes"], index=False, float_format="%.6g")
     files["figure"] = out / f"{prefix}.png"
     fig.savefig(files["figure"], dpi=130)
     if kind == "morris":

@@ -179,6 +179,20 @@ def test_ranking_and_top_parameters_leave_out_parameters_without_any_effect():
     assert S.top_parameters(t, k=4) == ["a", "b"]
 
 
+def test_ranking_leaves_out_effects_within_their_interval_or_the_seed_noise():
+    t = pd.DataFrame([
+        ("p1", "mature", 0.02, 0.04, 0.005),  # one run flipped: the interval includes 0
+        ("p2", "members", 1.0, 0.2, 0.1),
+        ("p3", "members", 0.05, 0.01, 0.1),  # below the seed-noise level
+        ("p4", "members", 0.5, 0.1, np.nan),  # noise unknown (one replicate): kept on its interval
+    ], columns=["parameter", "outcome", "mu_star", "mu_star_conf", "mu_star_noise"])
+    t["mu"], t["sigma"] = t["mu_star"], 0.0
+    t["rank"] = t.groupby("outcome")["mu_star"].rank(ascending=False, method="min").astype(int)
+    r = S.ranking(t)
+    assert r["parameter"].tolist() == ["p2", "p4"] and r["rank"].tolist() == [1, 2]
+    assert S.top_parameters(t, k=1) == ["p2"]
+
+
 # --------------------------------------------------------------------------- Sobol
 
 
