@@ -695,6 +695,9 @@ def worker_pool(base: Base, workers: int):
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
+    from .kernel import warm
+
+    warm()  # compile the kernel once (or load it) here, so the workers load it from the cache instead of each compiling
     saved = {v: os.environ.get(v) for v in THREAD_VARS}
     for v in THREAD_VARS:
         os.environ.setdefault(v, "1")

@@ -1,7 +1,9 @@
 """The Mesa shell: ``RegionalAlignmentModel`` runs one replicate on the vectorised core.
 
 DESIGN.md §2: the model owns a one-replicate :class:`~sim.dynamics.State` and
-steps it with :func:`sim.dynamics.step`; its agents are views onto their rows.
+steps it with the compiled kernel (:func:`sim.kernel.step`: the dynamics and the
+metrics of one step in one call, the same kernel ``sim.simulate`` runs); its
+agents are views onto their rows.
 So Mesa's own clients work unchanged::
 
     import mesa, sim
@@ -22,9 +24,10 @@ import numbers
 import mesa
 import numpy as np
 
+from . import kernel
 from .agents import GreatPowerAgent, StateAgent
-from .dynamics import Context, init_state, replicate_rngs, step
-from .metrics import PHASES, measure
+from .dynamics import Context, init_state, replicate_rngs
+from .metrics import PHASES
 from .params import Params, check_ranges, with_overrides
 from .scenario import Scenario, compile_schedule, load_scenario
 from .simulate import Trajectory, summarize
@@ -87,11 +90,12 @@ class RegionalAlignmentModel(mesa.Model):
         self.replicate = int(replicate)
         self.context = Context(self.world, self.params, compile_schedule(self.regional_scenario, self.world))
         self.state = init_state(self.context, 1)
+        kernel.check_state(self.state)
         self._rngs = replicate_rngs(self.seed, 1, self.replicate)
         self.events: list[tuple] = []
         self.state_agents = [StateAgent(self, i) for i in range(self.world.n)]
         self.great_powers = [GreatPowerAgent(self, g) for g in range(self.world.g)]
-        self.metrics = measure(self.state, self.context)
+        self.metrics = kernel.measure(self.state, self.context)
         self._history: list[dict[str, np.ndarray]] = [self.metrics]
         # Model reporters: what mesa.batch_run and SolaraViz plots read (one row per step).
         self.datacollector = mesa.DataCollector(
@@ -116,9 +120,8 @@ class RegionalAlignmentModel(mesa.Model):
         return PHASES[int(self.metrics["phase"][0])]
 
     def step(self) -> None:
-        """One step of the core (one year by default), then measure and collect."""
-        step(self.state, self.context, self._rngs, self.events)
-        self.metrics = measure(self.state, self.context)
+        """One step of the core (one year by default) and its metrics in one kernel call, then collect."""
+        self.metrics = kernel.step(self.state, self.context, self._rngs, self.events)
         self._history.append(self.metrics)
         self.datacollector.collect(self)
         self.agent_datacollector.collect(self)

@@ -3,7 +3,10 @@
 This is the one loop every client shares: the Hydra face records everything
 for a run directory, the batch engine asks only for summaries and timeseries,
 and the Mesa shell steps the core itself but summarises through the same
-:func:`summarize`.
+:func:`summarize`. The stepping and the recording (metrics every step, agent
+rows, pair arrays at checkpoints) run in the compiled kernel (:mod:`sim.kernel`);
+:func:`agent_rows`, :func:`sim.metrics.measure` and :func:`sim.dynamics.step`
+are the readable reference it is tested against.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .dynamics import STATE_ARRAYS, Context, State, init_state, replicate_rngs, shared_institutions, step
-from .metrics import PHASES, first_years, measure
+from . import kernel
+from .dynamics import STATE_ARRAYS, Context, State, init_state, replicate_rngs
+from .metrics import PHASES, first_years
 from .params import Params
 from .scenario import Scenario, compile_schedule
 from .world import LEVELS, World
@@ -36,7 +40,7 @@ class Trajectory:
 
 
 def agent_rows(st: State) -> dict[str, np.ndarray]:
-    """Per-state variables recorded each step (the `agents` table)."""
+    """Per-state variables recorded each step (the `agents` table); the readable reference of what the kernel records."""
     n = st.trust.shape[1]
     off = ~np.eye(n, dtype=bool)
     return {
@@ -51,6 +55,8 @@ def agent_rows(st: State) -> dict[str, np.ndarray]:
 
 
 PAIR_FIELDS = ("trust", "density", "dispute", "shared", "mutual")
+#: Per-state variables recorded each step, in the order of :func:`agent_rows` (the kernel records them).
+AGENT_FIELDS = ("trust_mean", "threat_gp", "threat_neighbours", "transnational", "dependence", "posture", "membership")
 
 
 def simulate(world: World, scenario: Scenario, params: Params, seed: int, replicates: int = 1,
@@ -60,7 +66,7 @@ def simulate(world: World, scenario: Scenario, params: Params, seed: int, replic
 
     ``checkpoint_every`` is in years; the pairs table holds the start, every
     checkpoint and the end. ``progress`` (callable taking the number of steps
-    done) is called after each step. With ``params.calibration.source ==
+    done) is called as steps complete. With ``params.calibration.source ==
     "posterior"`` each replicate runs with its own draw from the calibrated
     posterior (:func:`posterior_params`): a posterior-predictive run.
     """
@@ -71,36 +77,21 @@ def simulate(world: World, scenario: Scenario, params: Params, seed: int, replic
     T = ctx.schedule.steps
     rngs = replicate_rngs(seed, replicates, first)
     st = init_state(ctx, replicates)
+    kernel.check_state(st)
     every = max(1, int(round(checkpoint_every * ctx.schedule.steps_per_year)))
     checkpoints = sorted(set(range(0, T + 1, every)) | {T})
-    series: dict[str, list] = {}
-    agent_series: dict[str, list] = {}
-    pair_series: dict[str, list] = {f: [] for f in PAIR_FIELDS} if pairs else {}
+    rec = kernel.Recorder.for_run(ctx, replicates, T, agents=agents, checkpoints=checkpoints if pairs else None)
     log: list | None = [] if events else None
-
-    def record():
-        for k, v in measure(st, ctx).items():
-            series.setdefault(k, []).append(v)
-        if agents:
-            for k, v in agent_rows(st).items():
-                agent_series.setdefault(k, []).append(v)
-        if pairs and st.step in checkpoints:
-            st.shared = shared_institutions(st)  # as of the end of the step, after this step's choices
-            for f in PAIR_FIELDS:
-                pair_series[f].append(getattr(st, f).copy())
-
-    record()
-    for t in range(T):
-        step(st, ctx, rngs, log)
-        record()
-        if progress is not None:
-            progress(t + 1)
+    # the compiled kernel steps every replicate and records what the tables need (sim.kernel)
+    kernel.advance(st, ctx, rngs, T, log, rec, record_first=True, progress=progress)
     years = np.array([ctx.schedule.year(t) for t in range(T + 1)])
+    agent_series = dict(zip(AGENT_FIELDS, (rec.trust_mean, rec.threat_gp, rec.threat_neighbours, rec.transnational,
+                                           rec.dependence, rec.posture, rec.membership))) if agents else {}
     return Trajectory(
         ctx=ctx, seed=seed, replicates=list(range(first, first + replicates)), years=years,
-        timeseries={k: np.stack(v) for k, v in series.items()},
-        agents={k: np.stack(v) for k, v in agent_series.items()},
-        pairs={k: np.stack(v) for k, v in pair_series.items()} if pairs else {},
+        timeseries={name: rec.metrics[m] for m, name in enumerate(kernel.pack(ctx).metrics)},
+        agents=agent_series,
+        pairs={f: rec.pairs[q] for q, f in enumerate(PAIR_FIELDS)} if pairs else {},
         checkpoints=checkpoints if pairs else [], events=log or [], final=st)
 
 
