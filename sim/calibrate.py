@@ -30,7 +30,7 @@ observers joined) are held out: they are not targets, and the backtest
 ``python -m sim.calibrate`` runs pyabc's ABC-SMC (Toni et al. 2009; Klinger et
 al. 2018) over the parameters the Morris screening ranks highest
 (``experiments/sensitivity/top_parameters.csv``), uniform priors on their
-documented ranges, and writes the weighted posterior sample to
+plausible ranges inside their documented ranges (``PRIORS``), and writes the weighted posterior sample to
 ``sim/data/posterior.parquet``.
 """
 
@@ -122,21 +122,39 @@ def distance(x: dict, x0: dict) -> float:
 OBSERVED = {t: 1.0 for t in TARGETS}
 
 
-def top_parameters(path: Path | None = None, per_outcome: int = 3) -> list[str]:
-    """The parameters to calibrate: the union of the top ``per_outcome`` by Morris mu* for each outcome."""
-    import csv
+#: Uniform priors of the parameters the screening selects: plausible ranges inside the documented (allowed)
+#: ranges of conf/params/default.yaml, each around the documented judgement, with the reason. The allowed
+#: ranges are what validation accepts (a logit intercept in [-50, 50]); a prior says what is believable.
+PRIORS: dict[str, tuple[float, float, str]] = {
+    "choice.review_rate": (0.1, 1.0, "a state reconsiders its alignments every 1-10 years"),
+    "choice.sovereignty": (0.4, 3.0, "sovereignty cost of full membership from a third to over twice the security weight (1)"),
+    "choice.commitment": (0.0, 1.0, "the fixed cost of membership at most the cost of full depth"),
+    "choice.temperature": (0.01, 0.5, "from near best response to choices blurred by a tenth of the utility range"),
+    "interaction.coop_base": (-2.0, 1.0, "a contact between strangers cooperates with probability 0.12-0.73"),
+    "interaction.coop_trust": (0.0, 5.0, "trust moves the log-odds of cooperating by at most 5"),
+    "interaction.trust_gain": (0.02, 0.25, "a cooperative contact closes 2-25% of the gap to full trust"),
+    "pressure.intensity": (0.2, 0.8, "great-power pressure neither absent nor at its maximum in 1991-2025"),
+}
 
-    path = path or Path(__file__).resolve().parents[1] / "experiments" / "sensitivity" / "top_parameters.csv"
-    with open(path, encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    names: list[str] = []
-    for outcome in dict.fromkeys(r["outcome"] for r in rows):
-        ranked = sorted((r for r in rows if r["outcome"] == outcome), key=lambda r: -float(r["mu_star"]))
-        for r in ranked[:per_outcome]:
-            name = r["parameter"].removeprefix("params.")
-            if name not in names:
-                names.append(name)
-    return names
+
+def prior_range(name: str) -> tuple[float, float]:
+    """The calibration prior of ``name``: ``PRIORS`` where stated, else its documented range (sim.oat.range_ends)."""
+    from .oat import range_ends
+
+    if name in PRIORS:
+        return PRIORS[name][0], PRIORS[name][1]
+    return tuple(float(v) for v in range_ends(name))
+
+
+def top_parameters(path: Path | None = None, k: int = 4) -> list[str]:
+    """The parameters to calibrate: the Morris screening's union of the top ``k`` per outcome
+    (``sim.sensitivity.top_parameters`` on ``experiments/sensitivity/morris_indices.csv``)."""
+    import pandas as pd
+
+    from .sensitivity import top_parameters as union_of_top
+
+    path = path or Path(__file__).resolve().parents[1] / "experiments" / "sensitivity" / "morris_indices.csv"
+    return [n.removeprefix("params.") for n in union_of_top(pd.read_csv(path), k)]
 
 
 def simulate_targets(overrides: dict, seed: int, replicates: int, world=None, scenario=None) -> dict[str, float]:
@@ -149,18 +167,17 @@ def simulate_targets(overrides: dict, seed: int, replicates: int, world=None, sc
 
 
 def calibrate(names: list[str], population: int = 200, generations: int = 6, replicates: int = 8,
-              workers: int = 2, seed: int = 0, db: Path | None = None, min_epsilon: float = 0.0):
+              workers: int = 2, seed: int = 0, db: Path | None = None, min_epsilon: float = 0.0,
+              minutes: float | None = None):
     """ABC-SMC over ``names`` with uniform priors on their documented ranges; returns (posterior frame, history)."""
     import pyabc
-
-    from .oat import range_ends
 
     np.random.seed(seed)
     world, scenario = load_world("turkic"), load_scenario("historical")
     kinds = {n: type(flatten(Params())[n]) for n in names}
     priors = {}
     for n in names:
-        lo, hi = (float(v) for v in range_ends(n))
+        lo, hi = prior_range(n)
         priors[n.replace(".", "__")] = pyabc.RV("uniform", lo, hi - lo)
 
     def model(pars):
@@ -170,23 +187,45 @@ def calibrate(names: list[str], population: int = 200, generations: int = 6, rep
 
     sampler = (pyabc.sampler.SingleCoreSampler() if workers <= 1
                else pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers))
-    abc = pyabc.ABCSMC(model, pyabc.Distribution(**priors), distance, population_size=population, sampler=sampler)
+    # LocalTransition: each particle perturbed with the covariance of its nearest neighbours, which keeps the
+    # importance weights usable when some parameters concentrate and others stay near their prior.
+    abc = pyabc.ABCSMC(model, pyabc.Distribution(**priors), distance, population_size=population, sampler=sampler,
+                       transitions=pyabc.LocalTransition(k_fraction=0.25))
     db = db or Path("outputs/calibration/abc.db")
     db.parent.mkdir(parents=True, exist_ok=True)
     if db.exists():
         db.unlink()
     abc.new(f"sqlite:///{db.resolve()}", OBSERVED)
-    history = abc.run(minimum_epsilon=min_epsilon, max_nr_populations=generations)
+    from datetime import timedelta
+
+    history = abc.run(minimum_epsilon=min_epsilon, max_nr_populations=generations,
+                      max_walltime=timedelta(minutes=minutes) if minutes else None)
+    return last_population(history), history
+
+
+def last_population(history):
+    """The last complete population of a pyabc History as a frame: parameter columns (dotted) and ``weight``."""
     frame, weights = history.get_distribution(m=0)
     frame = frame.rename(columns=lambda k: k.replace("__", "."))
     frame["weight"] = weights
-    return frame.reset_index(drop=True), history
+    return frame.reset_index(drop=True)
+
+
+def save(frame, history, out: Path, **info) -> dict:
+    """Write the posterior Parquet file and, beside it, a JSON record of how it was made."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out, index=False)
+    pops = history.get_all_populations()
+    info.update(parameters=[c for c in frame.columns if c != "weight"], generations=int(history.max_t + 1),
+                particles=len(frame), epsilons=[float(e) for e in pops["epsilon"].tolist()[1:]],
+                simulations=int(history.total_nr_simulations), targets=list(TARGETS))
+    out.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return info
 
 
 def posterior_summary(frame) -> list[dict]:
     """Per parameter: the prior range, the weighted posterior median and 5-95% quantiles."""
-    from .oat import range_ends
-
     w = frame["weight"].to_numpy(float)
     w = w / w.sum()
     rows = []
@@ -195,7 +234,7 @@ def posterior_summary(frame) -> list[dict]:
         order = np.argsort(x)
         cdf = np.cumsum(w[order])
         q = {p: float(x[order][min(np.searchsorted(cdf, p), len(x) - 1)]) for p in (0.05, 0.5, 0.95)}
-        lo, hi = range_ends(name)
+        lo, hi = prior_range(name)
         rows.append({"parameter": name, "prior_low": float(lo), "prior_high": float(hi),
                      "median": q[0.5], "q05": q[0.05], "q95": q[0.95]})
     return rows
@@ -208,8 +247,6 @@ def plot_posterior(frame, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .oat import range_ends
-
     names = [c for c in frame.columns if c != "weight"]
     n = len(names)
     w = frame["weight"].to_numpy(float)
@@ -217,8 +254,8 @@ def plot_posterior(frame, path: Path) -> Path:
     for i, a in enumerate(names):
         for j, b in enumerate(names):
             ax = axes[i, j]
-            lo_a, hi_a = (float(v) for v in range_ends(a))
-            lo_b, hi_b = (float(v) for v in range_ends(b))
+            lo_a, hi_a = prior_range(a)
+            lo_b, hi_b = prior_range(b)
             if i == j:
                 ax.hist(frame[a], bins=15, range=(lo_a, hi_a), weights=w, color="#4c72b0")
                 ax.set_xlim(lo_a, hi_a)
@@ -255,20 +292,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--params", default="", help="comma-separated parameters (default: Morris top parameters)")
+    ap.add_argument("--minutes", type=float, default=None, help="stop after the generation that passes this wall time")
+    ap.add_argument("--db", default="outputs/calibration/abc.db", help="pyabc's SQLite history")
+    ap.add_argument("--export", action="store_true", help="only write the last complete population of --db")
     ap.add_argument("-o", "--out", default=str(POSTERIOR), help="posterior Parquet file")
     a = ap.parse_args(argv)
-    names = [n for n in a.params.split(",") if n] or top_parameters()
-    t0 = time.time()
-    frame, history = calibrate(names, a.population, a.generations, a.replicates, a.workers, a.seed)
-    out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(out, index=False)
-    pops = history.get_all_populations()
-    info = {"parameters": names, "population": a.population, "generations": int(history.max_t + 1),
-            "replicates_per_particle": a.replicates, "seed": a.seed, "seconds": round(time.time() - t0, 1),
-            "epsilons": [float(e) for e in pops["epsilon"].tolist()[1:]],
-            "simulations": int(history.total_nr_simulations), "targets": list(TARGETS)}
-    out.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    if a.export:
+        import pyabc
+
+        history = pyabc.History(f"sqlite:///{Path(a.db).resolve()}")
+        info = save(last_population(history), history, a.out, exported_from=str(a.db))
+    else:
+        names = [n for n in a.params.split(",") if n] or top_parameters()
+        t0 = time.time()
+        frame, history = calibrate(names, a.population, a.generations, a.replicates, a.workers, a.seed,
+                                   db=Path(a.db), minutes=a.minutes)
+        info = save(frame, history, a.out, population=a.population, replicates_per_particle=a.replicates,
+                    seed=a.seed, seconds=round(time.time() - t0, 1))
     print(json.dumps(info))
     return 0
 

@@ -114,9 +114,18 @@ def test_posterior_summary_by_hand(posterior):
     # weights 0.2, 0.3, 0.5 on 0.1, 0.5, 0.9: the weighted median is 0.5 (cdf 0.2, 0.5, 1.0)
     assert rows["pressure.intensity"]["median"] == 0.5
     assert rows["pressure.intensity"]["q05"] == 0.1 and rows["pressure.intensity"]["q95"] == 0.9
-    assert (rows["choice.balance"]["prior_low"], rows["choice.balance"]["prior_high"]) == (0.0, 10.0)
+    assert (rows["choice.balance"]["prior_low"], rows["choice.balance"]["prior_high"]) == (0.0, 10.0)  # no PRIORS entry: the documented range
+    assert cal.prior_range("pressure.intensity") == (0.2, 0.8)
 
 
 def test_posterior_figure_is_drawn(posterior, tmp_path):
     out = cal.plot_posterior(pd.read_parquet(posterior), tmp_path / "posterior.png")
     assert out.stat().st_size > 5000
+
+
+def test_priors_lie_inside_the_documented_ranges():
+    from sim.oat import range_ends
+
+    for name, (lo, hi, why) in cal.PRIORS.items():
+        dlo, dhi = range_ends(name)
+        assert dlo <= lo < hi <= dhi and why, name
