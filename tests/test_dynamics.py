@@ -1,7 +1,11 @@
-"""The vectorised core: reproducibility, invariants, a hand-computed case, and theory directions.
+"""The core: reproducibility, invariants, hand-computed cases, and theory directions.
 
-Theory-direction tests average over many seeds (fixed master seeds, never
-searched) and assert the direction DOMAIN.md §2 predicts.
+The hand-computed cases run on both implementations of a step: the numpy
+reference (sim.dynamics.step) and the compiled kernel (sim.kernel.step, what
+every run uses); tests/test_kernel.py checks that the two agree on seeded runs.
+Runs through sim.simulate are on the kernel. Theory-direction tests average
+over many seeds (fixed master seeds, never searched) and assert the direction
+DOMAIN.md §2 predicts.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from helpers import (MECHANISMS, TURKIC, assert_states_equal, baseline, final_st
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
+import sim.kernel as kernel
 from sim.dynamics import Context, init_state, replicate_rngs, step
 from sim.metrics import CONDITIONS
 from sim.scenario import compile_schedule, load_scenario
@@ -36,6 +41,13 @@ def test_replicate_alone_equals_replicate_in_batch_of_16():
     batch = final_state(TURKIC, baseline(), params(), seed=5, replicates=16)
     for k in (0, 7, 15):
         alone = final_state(TURKIC, baseline(), params(), seed=5, replicates=1, first=k)
+        assert_states_equal(alone, batch.take(slice(k, k + 1)))
+
+
+def test_replicate_alone_equals_replicate_in_batch_of_16_on_the_kernel():
+    batch = simulate(TURKIC, baseline(), params(), seed=5, replicates=16, agents=False, pairs=False).final
+    for k in (0, 7, 15):
+        alone = simulate(TURKIC, baseline(), params(), seed=5, replicates=1, first=k, agents=False, pairs=False).final
         assert_states_equal(alone, batch.take(slice(k, k + 1)))
 
 
@@ -88,7 +100,11 @@ def test_invariants_hold_for_any_valid_parameters(n, world_seed, seed, intensity
 
 # --------------------------------------------------------------------------- hand-computed cases
 
-def _two_state_trust(coop_base, steps=3):
+#: The two implementations of one step: the numpy reference and the compiled kernel.
+STEPPERS = {"reference": step, "kernel": kernel.step}
+
+
+def _two_state_trust(coop_base, steps=3, stepper=step):
     world = two_state_world(trust=0.3)
     # Contacts certain (1 - exp(-1000) == 1.0) and outcomes certain (logistic(+-50) == 1.0 / 0.0 in float64).
     p = params(only=("interaction",), interaction__base_contact=1000.0, interaction__coop_base=coop_base,
@@ -98,22 +114,25 @@ def _two_state_trust(coop_base, steps=3):
     rngs = replicate_rngs(0, 1)
     out = []
     for _ in range(steps):
-        step(st, ctx, rngs)
+        stepper(st, ctx, rngs)
         out.append(st.trust[0, 0, 1])
     return out
 
 
-def test_two_state_trust_by_hand_cooperation():
+@pytest.mark.parametrize("impl", list(STEPPERS))
+def test_two_state_trust_by_hand_cooperation(impl):
     # T1 = 0.3 + 0.1 (1 - 0.3) = 0.37; T2 = 0.37 + 0.1 * 0.63 = 0.433; T3 = 0.433 + 0.1 * 0.567 = 0.4897
-    assert _two_state_trust(coop_base=50.0) == pytest.approx([0.37, 0.433, 0.4897], abs=1e-12)
+    assert _two_state_trust(coop_base=50.0, stepper=STEPPERS[impl]) == pytest.approx([0.37, 0.433, 0.4897], abs=1e-12)
 
 
-def test_two_state_trust_by_hand_defection():
+@pytest.mark.parametrize("impl", list(STEPPERS))
+def test_two_state_trust_by_hand_defection(impl):
     # Each defection keeps 1 - 0.2 of trust: 0.24, 0.192, 0.1536
-    assert _two_state_trust(coop_base=-50.0) == pytest.approx([0.24, 0.192, 0.1536], abs=1e-12)
+    assert _two_state_trust(coop_base=-50.0, stepper=STEPPERS[impl]) == pytest.approx([0.24, 0.192, 0.1536], abs=1e-12)
 
 
-def test_identity_alone_is_plain_bounded_confidence():
+@pytest.mark.parametrize("impl", list(STEPPERS))
+def test_identity_alone_is_plain_bounded_confidence(impl):
     """With every mechanism off but identity: Deffuant et al. (2000) per feature, moving only within the bound."""
     world = synthetic_world(8, seed=3)
     eps, mu = 0.25, 0.3
@@ -125,7 +144,7 @@ def test_identity_alone_is_plain_bounded_confidence():
     for _ in range(10):
         x = st.identity.copy()
         trust = st.trust.copy()
-        step(st, ctx, rngs)
+        STEPPERS[impl](st, ctx, rngs)
         c = st.contact
         diff = x[:, None, :, :] - x[:, :, None, :]  # x_j - x_i
         within = np.abs(diff) < eps
