@@ -2,7 +2,7 @@
 
 A :class:`StateAgent` holds no state of its own: its attributes read (and its
 verb-named methods write) its row of ``model.state`` (replicate 0), so Mesa's
-DataCollector, batch_run and SolaraViz see exactly what the vectorised core
+DataCollector, batch_run and SolaraViz see exactly what the compiled kernel
 computes (DESIGN.md §2: one implementation of the dynamics).
 """
 

@@ -1,4 +1,14 @@
-"""The vectorised core: the model state as numpy arrays and one function per mechanism.
+"""The core: the model state as numpy arrays and one function per mechanism (the readable reference).
+
+Production runs step the state with the compiled kernel (:mod:`sim.kernel`:
+one numba function for a whole step and the recording of the metrics); the
+numpy functions below are the readable reference that the kernel ports
+formula by formula, with the docstrings that cite each mechanism's theory, and
+``tests/test_kernel.py`` checks that the two agree on seeded runs. Shared by
+both: :class:`Context`, :class:`State`, :func:`init_state` (with
+:func:`spin_up`), :func:`replicate_rngs`, the uniforms' layout
+(``Context.layout``) and :func:`apply_events` (scheduled events run in Python
+in production too).
 
 Every array has the replicate axis first (DESIGN.md §2): ``trust[r, i, j]``,
 ``threat_gp[r, i, g]``, ``identity[r, i, f]``, ``membership[r, i, k]``.
@@ -811,7 +821,10 @@ def draw(rngs: list[np.random.Generator], ctx: Context) -> dict[str, np.ndarray]
 
 
 def step(st: State, ctx: Context, rngs: list[np.random.Generator], log: list | None = None) -> State:
-    """Advance every replicate by one step (DESIGN.md §3 schedule). Mutates and returns ``st``."""
+    """Advance every replicate by one step (DESIGN.md §3 schedule). Mutates and returns ``st``.
+
+    The numpy reference; runs use :func:`sim.kernel.step` / :func:`sim.kernel.advance`, which give the same.
+    """
     m = ctx.params.mechanisms
     u = draw(rngs, ctx)
     st.incidents = np.zeros_like(st.incidents)

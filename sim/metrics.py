@@ -1,5 +1,8 @@
 """Measured community formation: Adler-Barnett conditions, trust, peaceful change, phases.
 
+:func:`measure` is the readable reference of what the compiled kernel records
+each step (``sim.kernel_jit._measure``; tests/test_kernel.py checks that they agree).
+
 DESIGN.md §3 "Outcomes". The community is measured over a reference group that
 exclusion cannot shrink: every state that has been a full member of the founded
 community institution (the OTS in the Turkic world) at any step of the run,
