@@ -294,19 +294,40 @@ def test_morris_config_screens_every_numeric_parameter_over_its_documented_range
         assert factors[f"params.{k}"] == list(range_ends(k)), k
 
 
-def test_local_morris_config_screens_every_numeric_parameter_around_its_default():
+def _judgement_values() -> dict:
+    """The judgement value of every numeric parameter, as recorded ('# default d') in the local Morris config."""
+    import re
+
+    text = (CONF / "sensitivity_morris_local.yaml").read_text(encoding="utf-8")
+    found = re.findall(r"^\s+params\.([\w.]+): \[[^\]]*\]\s+# default (-?[\d.e+-]+)", text, re.M)
+    return {k: int(v) if re.fullmatch(r"-?\d+", v) else float(v) for k, v in found}
+
+
+def test_local_morris_config_screens_every_numeric_parameter_around_its_judgement_value():
     from sim.oat import range_ends
 
     factors = _factors("sensitivity_morris_local")
     numeric = _numeric_parameters()
-    assert list(factors) == [f"params.{k}" for k in numeric]
-    for k, d in numeric.items():
+    judgement = _judgement_values()
+    assert list(factors) == [f"params.{k}" for k in numeric] and list(judgement) == list(numeric)
+    for k, d in judgement.items():
+        assert type(d) is type(numeric[k]), k
         lo, hi = range_ends(k)
         a, b = sorted((0.5 * d, 1.5 * d))
         a, b = max(lo, a), min(hi, b)
         if isinstance(d, int):
             a, b = math.ceil(a), math.floor(b)
         assert factors[f"params.{k}"] == pytest.approx([a, b], rel=1e-5), k
+
+
+def test_sobol_configs_hold_every_other_numeric_parameter_at_its_judgement_value():
+    judgement = _judgement_values()
+    for name in ("sensitivity_sobol", "sensitivity_sobol_local"):
+        cfg = yaml.safe_load((CONF / f"{name}.yaml").read_text(encoding="utf-8"))
+        factors = {k.removeprefix("params.") for k in cfg["experiment"]["design"]["factors"]}
+        held = {f"{g}.{k}": v for g, group in cfg["params"].items() for k, v in group.items()}
+        assert not factors & set(held) and factors | set(held) == set(judgement), name
+        assert held == {k: v for k, v in judgement.items() if k not in factors}, name
 
 
 def test_sobol_configs_vary_screened_parameters_over_the_morris_bounds():
