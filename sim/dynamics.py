@@ -149,9 +149,17 @@ STATE_ARRAYS = [f for f in State.__dataclass_fields__ if f != "step"]
 
 
 def init_state(ctx: Context, replicates: int) -> State:
-    """The starting state: the scenario's starting values, memberships, neutral postures, then :func:`spin_up`."""
+    """The starting state: the scenario's starting values, memberships, neutral postures, then :func:`spin_up`.
+
+    It uses no random numbers and is the same in every replicate, so it is built once and repeated.
+    """
+    one = _init_one(ctx)
+    return one if replicates == 1 else one.take(np.zeros(replicates, dtype=np.intp))
+
+
+def _init_one(ctx: Context) -> State:
     w, s = ctx.world, ctx.schedule
-    R, n, g = replicates, len(w.codes), len(w.gp_codes)
+    R, n, g = 1, len(w.codes), len(w.gp_codes)
 
     def rep(a, dtype=float):
         return np.repeat(np.asarray(a, dtype=dtype)[None], R, axis=0)
