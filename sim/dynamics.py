@@ -202,8 +202,9 @@ def spin_up(st: State, ctx: Context, rounds: int = 20) -> None:
     m, dt = ctx.params.mechanisms, ctx.dt
     if m.interaction:
         keep = np.exp(-ctx.params.interaction.density_decay * dt)
+        sim = similarity(st.identity)  # identities do not move during the spin-up
         for _ in range(rounds):
-            st.density = (1.0 - np.exp(-contact_rate(st, ctx, similarity(st.identity)) * dt)) * ctx.offdiag / max(1.0 - keep, 1e-12)
+            st.density = (1.0 - np.exp(-contact_rate(st, ctx, sim) * dt)) * ctx.offdiag / max(1.0 - keep, 1e-12)
     if m.threat:
         strategy = ctx.schedule.strategy[0]
         pr = allocate_pressure(st, ctx, strategy) if m.pressure else no_pressure(st)
