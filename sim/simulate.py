@@ -100,27 +100,37 @@ def summarize(tr: Trajectory) -> list[dict]:
     ts, w = tr.timeseries, tr.ctx.world
     phase = ts["phase"].astype(int)
     firsts = first_years(phase, tr.years)
+    R = len(tr.replicates)
+    joins, exits = [0] * R, [0] * R  # counted from the event log, in one pass
+    for e in tr.events:
+        if e[3] == "join":
+            joins[e[0]] += 1
+        elif e[3] == "exit":
+            exits[e[0]] += 1
+    reached, last = phase.max(0).tolist(), phase[-1].tolist()
+    incidents = ts["incidents"][1:].sum(0).tolist()
+    member_incidents = ts["member_incidents"][1:].sum(0).tolist()
+    finals = {m: ts[m][-1].tolist() for m in ("identity", "interaction", "interest", "trust_mean", "trust_min", "peace",
+                                              "depth", "members", "breadth", "blocs", "region_trust")}
+    membership, founded = tr.final.membership.tolist(), tr.final.founded.tolist()
     out = []
     for r, k in enumerate(tr.replicates):
-        final_members = {inst: {code: LEVELS[int(tr.final.membership[r, i, j])]
-                                for i, code in enumerate(w.codes) if tr.final.membership[r, i, j] > 0}
+        levels = membership[r]
+        final_members = {inst: {code: LEVELS[levels[i][j]] for i, code in enumerate(w.codes) if levels[i][j] > 0}
                          for j, inst in enumerate(w.institutions)}
-        ev = [e for e in tr.events if e[0] == r]
         out.append({
             "replicate": k,
             "seed": tr.seed,
-            "phase_reached": PHASES[int(phase[:, r].max())],
-            "phase_final": PHASES[int(phase[-1, r])],
+            "phase_reached": PHASES[reached[r]],
+            "phase_final": PHASES[last[r]],
             "first_year": {name: firsts[name][r] for name in PHASES[1:]},
             "memberships": final_members,
-            "founded": {inst: bool(tr.final.founded[r, j]) for j, inst in enumerate(w.institutions)},
-            "incidents": int(ts["incidents"][1:, r].sum()),
-            "member_incidents": int(ts["member_incidents"][1:, r].sum()),
-            "joins": sum(1 for e in ev if e[3] == "join"),
-            "exits": sum(1 for e in ev if e[3] == "exit"),
-            "final": {m: float(ts[m][-1, r]) for m in
-                      ("identity", "interaction", "interest", "trust_mean", "trust_min", "peace", "depth",
-                       "members", "breadth", "blocs", "region_trust")},
+            "founded": {inst: bool(founded[r][j]) for j, inst in enumerate(w.institutions)},
+            "incidents": int(incidents[r]),
+            "member_incidents": int(member_incidents[r]),
+            "joins": joins[r],
+            "exits": exits[r],
+            "final": {m: v[r] for m, v in finals.items()},
         })
     return out
 
@@ -150,7 +160,8 @@ def outcomes(tr: Trajectory, window: int = 10) -> dict[str, np.ndarray]:
     """The main outcomes of each replicate (DOMAIN.md §6), each an (R,) array; names used by scenario
     ``expected:`` directions, the theory tests and the one-at-a-time table (``sim.oat``).
 
-    Phases reached (mature = mature-loose or higher), final members, breadth, condition
+    Phases reached (mature = mature-loose or higher) and the first mature year (the year after
+    the end when never), final members, breadth, condition
     indices, member trust, depth and blocs at the end; incidents over the run; postures
     toward each great power (states per posture, mean over the last ``window`` steps);
     mean dependence on each great power at the end; and each state's final level in
@@ -160,6 +171,8 @@ def outcomes(tr: Trajectory, window: int = 10) -> dict[str, np.ndarray]:
     phase = ts["phase"].max(0)
     out = {"ascendant": (phase >= 2).astype(float), "mature": (phase >= 3).astype(float),
            "tight": (phase >= 4).astype(float)}
+    hit = ts["phase"] >= 3
+    out["mature_year"] = np.where(hit.any(0), tr.years[np.argmax(hit, 0)], tr.years[-1] + 1).astype(float)
     for name, col in (("members", "members"), ("breadth", "breadth"), ("member_trust", "trust_mean"),
                       ("trust_min", "trust_min"), ("identity", "identity"), ("interaction", "interaction"),
                       ("interest", "interest"), ("depth", "depth"), ("blocs", "blocs"), ("peace", "peace")):
