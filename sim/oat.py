@@ -60,14 +60,27 @@ class Regime:
 #: every other parameter's regime is the baseline. Found from the measured table (``python -m sim.oat``).
 _NO_OTS = (("scenario.founded.OTS", False),)
 _TIGHT = (("pressure.intensity", 0.1), ("institutions.veto_margin", 1.0), ("interaction.coop_base", 1.0))
+_DIVIDE = (("pressure.intensity", 1.0), ("pressure.wedge_cut", 3.0))  # maximal divide-and-rule pressure
 REGIMES: dict[str, Regime] = {
     "mechanisms.events": Regime("historical", (), "the present-day baseline schedules no events"),
     "threat.shock_decay": Regime("historical", (), "transnational shocks (2001, 2021 Afghanistan) occur in the historical scenario only"),
     "identity.summit_pull": Regime("historical", (), "summits are scheduled events of the historical scenario (1992-2012)"),
     "regional_power.courting": Regime("historical", (), "courting builds ties that the 2025 start already holds at steady state"),
     "institutions.erode_rate": Regime(
-        "baseline", (("pressure.intensity", 1.0), ("pressure.wedge_cut", 2.0)),
-        "depth erodes only when member trust falls below erode_trust: under heavy divide-and-rule pressure"),
+        "baseline", _DIVIDE + (("interaction.coop_base", -2.0),),
+        "depth erodes only when member trust falls below erode_trust: under maximal divide-and-rule pressure"
+        " on states slow to cooperate"),
+    "institutions.veto_margin": Regime(
+        "baseline", _DIVIDE, "a member vetoes deepening only when its trust in the others is low"),
+    "regional_power.backing": Regime(
+        "historical", (), "a regional power backs a side in incidents among its neighbours: the 1991-2025 conflicts"),
+    "regional_power.margin": Regime(
+        "historical", (("regional_power.backing", 1.0),),
+        "as backing; at full backing whether Türkiye takes a side (the margin) decides the trust it moves"),
+    "disputes.incident_cut": Regime(
+        "historical", (), "incidents among states that matter for the outcomes occur before trust is built (1991-2025)"),
+    "disputes.escalation": Regime(
+        "baseline", _DIVIDE, "incidents, and so escalation, need distrust: under maximal divide-and-rule pressure"),
     "institutions.endogenous_founding": Regime(
         "baseline", _NO_OTS,
         "the OTS exists in every shipped scenario; without it, founding is endogenous (the 2009 Nakhchivan pattern)"),

@@ -35,7 +35,7 @@ class Mechanisms:
 class PressureParams:
     """Great-power pressure (Mearsheimer 2001; DOMAIN.md §2)."""
 
-    intensity: float = 0.5  # [0,1] global scale of great-power pressure
+    intensity: float = 0.392  # [0,1] global scale of great-power pressure
     reaction: float = 1.0  # [0,5] extra push per unit of community cohesion against the power
     inducement_rate: float = 0.3  # [0,5] /yr growth of dependence d_ig at full inducement
     dependence_recovery: float = 0.1  # [0,5] /yr relaxation of d_ig back to its world value
@@ -65,11 +65,11 @@ class InteractionParams:
     institution_contact: float = 4.0  # [0,50] extra contacts/yr through a fully deep shared institution
     proximity_contact: float = 1.0  # [0,50] extra contacts/yr between neighbours
     tie_contact: float = 1.0  # [0,50] extra contacts/yr from existing ties (saturating in density)
-    coop_base: float = -0.5  # [-50,50] logit intercept of cooperating in a contact
+    coop_base: float = 0.142  # [-50,50] logit intercept of cooperating in a contact
     coop_interest: float = 2.0  # [0,50] logit weight of mutual interest M_ij
-    coop_trust: float = 2.0  # [0,50] logit weight of trust T_ij
+    coop_trust: float = 3.82  # [0,50] logit weight of trust T_ij
     temptation: float = 3.0  # [0,50] logit weight of great-power wedge temptation
-    trust_gain: float = 0.08  # [0,1] alpha_c: share of the gap to 1 closed by a cooperative contact
+    trust_gain: float = 0.197  # [0,1] alpha_c: share of the gap to 1 closed by a cooperative contact
     trust_loss: float = 0.15  # [0,1] alpha_d: share of trust lost by a defection
     density_decay: float = 0.3  # [0,10] /yr decay of interaction density I_ij
     density_half: float = 3.0  # (0,100] density at which the interaction index is 0.5
@@ -104,15 +104,15 @@ class DisputeParams:
 class ChoiceParams:
     """Posture and membership choice: logit over levels (DESIGN.md §3 step 6)."""
 
-    review_rate: float = 0.5  # [0,steps_per_year] reviews per year (probability per step = rate*dt)
-    temperature: float = 0.05  # (0,10] logit temperature; lower = closer to best response
+    review_rate: float = 0.699  # [0,steps_per_year] reviews per year (probability per step = rate*dt)
+    temperature: float = 0.0415  # (0,10] logit temperature; lower = closer to best response
     balance: float = 6.0  # [0,10] weight of a great power's threat, times the means to meet it, in balancing it
     security: float = 1.0  # [0,10] weight of security gained from an institution
     economy: float = 0.6  # [0,10] weight of routes and economy
     identity: float = 0.8  # [0,10] weight of identity fit with the members
     trust: float = 0.8  # [0,10] weight of trust in the members
-    sovereignty: float = 1.2  # [0,10] weight of sovereignty cost (borne by full members only)
-    commitment: float = 0.2  # [0,10] sovereignty cost of full membership even in a shallow institution
+    sovereignty: float = 0.972  # [0,10] weight of sovereignty cost (borne by full members only)
+    commitment: float = 0.539  # [0,10] sovereignty cost of full membership even in a shallow institution
     punishment: float = 1.0  # [0,10] weight of expected great-power punishment
     offer: float = 1.0  # [0,10] weight of a great power's security offer
     entry_cost: float = 0.1  # [0,10] fixed cost of full membership

@@ -129,3 +129,29 @@ def test_priors_lie_inside_the_documented_ranges():
     for name, (lo, hi, why) in cal.PRIORS.items():
         dlo, dhi = range_ends(name)
         assert dlo <= lo < hi <= dhi and why, name
+
+
+def test_defaults_are_the_posterior_median_and_say_calibrated_or_judgement():
+    """conf/params/default.yaml: each value's comment says calibrated or judgement; the calibrated ones are the
+    parameters of the shipped posterior, at its weighted median (3 significant digits)."""
+    import re
+
+    from sim.params import Params, flatten
+
+    post = cal.load_posterior()
+    median = {r["parameter"]: r["median"] for r in cal.posterior_summary(post)}
+    labels, group = {}, None
+    for line in (cal.Path(cal.__file__).resolve().parents[1] / "conf" / "params" / "default.yaml").read_text(
+            encoding="utf-8").splitlines():
+        if m := re.match(r"^(\w+):", line):
+            group = m.group(1)
+        elif m := re.match(r"^  (\w+): (\S+)\s+# (.*)$", line):
+            labels[f"{group}.{m.group(1)}"] = m.group(3)
+    defaults = flatten(Params())
+    for key, comment in labels.items():
+        if key == "calibration.source":
+            continue
+        assert ("calibrated" in comment) != ("judgement" in comment), key
+        assert ("calibrated" in comment) == (key in median), key
+    for key, value in median.items():
+        assert defaults[key] == pytest.approx(float(f"{value:.3g}")), key

@@ -24,6 +24,12 @@ PRESENT_DAY = ("russia_resurgence", "china_expansion", "us_retrenchment", "great
                "russia_distracted", "ots_plus")
 
 
+def _paired_above(a, b, z=3.0):
+    """Replicate-paired mean of a - b is positive and at least z standard errors (common random numbers)."""
+    d = np.asarray(a, float) - np.asarray(b, float)
+    return d.mean() > 0 and d.mean() >= z * d.std(ddof=1) / np.sqrt(len(d))
+
+
 def _run(scenario="baseline", p=None, seed=0, replicates=200, events=False):
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     return simulate(TURKIC, sc, p or Params(), seed=seed, replicates=replicates, agents=False, pairs=False,
@@ -106,15 +112,14 @@ def test_a_wider_confidence_bound_lets_the_community_mature(seed):
     """Deffuant et al. 2000: features converge only within the bound; the script and political-culture gaps
     between Türkiye and Central Asia exceed the default bound (0.3). With every gap inside the bound, shared
     identity reaches the collective-identity threshold of maturity (0.8): the community matures by 2025 in
-    about 60% of historical runs against none with no convergence by contact, and more often by 2045."""
+    most historical runs against none with no convergence by contact, and earlier from today's state."""
     narrow = outcomes(_run("historical", seed=seed, replicates=100, p=params(identity__confidence=0.0)))
     wide = outcomes(_run("historical", seed=seed, replicates=100, p=params(identity__confidence=1.0)))
     assert wide["identity"].mean() > narrow["identity"].mean() + 0.03
     assert wide["mature"].mean() > narrow["mature"].mean() + 0.3
     narrow = outcomes(_run("baseline", seed=seed, p=params(identity__confidence=0.0)))
     wide = outcomes(_run("baseline", seed=seed, p=params(identity__confidence=1.0)))
-    d = wide["mature"] - narrow["mature"]
-    assert d.mean() > 2 * d.std(ddof=1) / np.sqrt(len(d))
+    assert _paired_above(narrow["mature_year"], wide["mature_year"])  # the community matures earlier
 
 
 # --------------------------------------------------------------------------- postures and great powers
@@ -124,14 +129,15 @@ def test_a_resurgent_russia_is_balanced(seed):
     """Waltz 1979; Harutyunyan et al. 2025: a rising threat is balanced or hedged against where a partner exists."""
     base, res = outcomes(_run(seed=seed)), outcomes(_run("russia_resurgence", seed=seed))
     assert base["balance_RUS"].mean() > 0.5  # balancing is reachable today (Türkiye, Azerbaijan, ...)
-    assert (res["balance_RUS"] + res["hedge_RUS"]).mean() > (base["balance_RUS"] + base["hedge_RUS"]).mean()
-    assert res["balance_RUS"].mean() > base["balance_RUS"].mean() + 0.2
+    assert _paired_above(res["balance_RUS"] + res["hedge_RUS"], base["balance_RUS"] + base["hedge_RUS"])
+    assert _paired_above(res["balance_RUS"], base["balance_RUS"])
 
 
 @pytest.mark.parametrize("scenario", PRESENT_DAY)
 def test_each_scenario_moves_as_its_header_says(scenario):
     """Each present-day scenario file states (``expected:``) how its outcomes move against the baseline;
     the paired difference must have that sign and be at least 2 standard errors, on master seeds 0 and 1."""
+    # (2, not 3, standard errors: each file lists several outcomes, each checked on two master seeds)
     expected = load_scenario(scenario).expected
     assert expected, f"{scenario} states no expected direction"
     for seed in (0, 1):
@@ -150,9 +156,9 @@ def test_the_united_states_is_a_counterweight():
         sc.great_powers["USA"].capacity = capacity
         return outcomes(_run(sc, seed=3))
     none, full = with_us(0.0), with_us(1.0)
-    assert full["member_trust"].mean() > none["member_trust"].mean() + 0.01
-    assert full["balance_RUS"].mean() > none["balance_RUS"].mean()
-    assert full["dependence_RUS"].mean() < none["dependence_RUS"].mean()
+    assert _paired_above(full["member_trust"], none["member_trust"])
+    assert _paired_above(full["balance_RUS"], none["balance_RUS"])
+    assert _paired_above(none["dependence_RUS"], full["dependence_RUS"])
 
 
 # --------------------------------------------------------------------------- no cold start
