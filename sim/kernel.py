@@ -53,6 +53,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -372,7 +373,8 @@ def warm(quiet: bool = False) -> float:
             threading.Thread(target=lambda: done.wait(2.0) or say(), daemon=True).start()
         _READY = True  # the warm-up run below goes through advance(), which calls warm()
         try:
-            _warm_run()
+            with _no_blas_probe():
+                _warm_run()
         except BaseException:
             _READY = False
             raise
@@ -382,6 +384,26 @@ def warm(quiet: bool = False) -> float:
         if said:
             print(f"sim: kernel compiled in {seconds:.0f} s", file=sys.stderr, flush=True)
         return seconds
+
+
+@contextmanager
+def _no_blas_probe():
+    """Skip numba's probe for BLAS while the kernel loads: it imports scipy.linalg (~0.6 s of every start).
+
+    numba runs the probe once, when it first loads its numpy registry (at the first compile or cache
+    load), only to choose a fallback for np.vdot-style products; the kernel uses no BLAS, and np.dot
+    in any later compiled function probes again and finds scipy as usual.
+    """
+    name = "scipy.linalg.cython_blas"
+    if name in sys.modules:
+        yield
+        return
+    sys.modules[name] = None  # an import of a None entry fails at once, without importing scipy.linalg
+    try:
+        yield
+    finally:
+        if name in sys.modules and sys.modules[name] is None:
+            del sys.modules[name]
 
 
 def _warm_run() -> None:
