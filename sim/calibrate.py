@@ -296,7 +296,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", default="outputs/calibration/abc.db", help="pyabc's SQLite history")
     ap.add_argument("--export", action="store_true", help="only write the last complete population of --db")
     ap.add_argument("-o", "--out", default=str(POSTERIOR), help="posterior Parquet file")
+    ap.add_argument("--study", default=None, help="only write the posterior's summary table and figure to this folder")
     a = ap.parse_args(argv)
+    if a.study:
+        import csv
+
+        frame = load_posterior(a.out)
+        study = Path(a.study)
+        study.mkdir(parents=True, exist_ok=True)
+        rows = posterior_summary(frame)
+        for r in rows:
+            r["why_prior"] = PRIORS.get(r["parameter"], (0, 0, "documented range"))[2]
+        with open(study / "posterior_summary.csv", "w", encoding="utf-8", newline="") as fh:
+            wr = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            wr.writeheader()
+            wr.writerows(rows)
+        plot_posterior(frame, study / "posterior.png")
+        print(f"wrote {study / 'posterior_summary.csv'} and {study / 'posterior.png'}")
+        return 0
     if a.export:
         import pyabc
 
