@@ -155,3 +155,22 @@ def test_defaults_are_the_posterior_median_and_say_calibrated_or_judgement():
         assert ("calibrated" in comment) == (key in median), key
     for key, value in median.items():
         assert defaults[key] == pytest.approx(float(f"{value:.3g}")), key
+
+
+def test_backtest_tables_by_hand():
+    from sim.backtest import summarize_backtest
+
+    records = [_record(), _record(level_HUN="none"), _record(tkm_hedges_all=False, level_HUN="none")]
+    years = {"UZB": [2015.0, 2019.0, None], "TKM": [2010.0, 2010.0, 2012.0], "HUN": [2018.0, None, None],
+             "TRNC": [None, None, None]}
+    targets, roster, preds = summarize_backtest(records, years)
+    t = {r["target"]: r for r in targets}
+    assert t["roster"]["share_matched"] == pytest.approx(1 / 3)  # only the first has every state at its level
+    assert t["roster"]["mean_score"] == pytest.approx((1 + 10 / 11 + 10 / 11) / 3)
+    assert t["neutral"]["share_matched"] == pytest.approx(2 / 3) and t["peace"]["share_matched"] == 1.0
+    hun = next(r for r in roster if r["state"] == "HUN")
+    assert hun["share_at_level"] == pytest.approx(1 / 3) and hun["share_none"] == pytest.approx(2 / 3)
+    p = {r["state"]: r for r in preds}
+    assert p["UZB"]["share_reached"] == pytest.approx(2 / 3) and p["UZB"]["median"] == 2017.0
+    assert p["TKM"]["q10"] == pytest.approx(2010.0) and p["TKM"]["q90"] == pytest.approx(2011.6)
+    assert p["TRNC"]["share_reached"] == 0.0 and "median" not in p["TRNC"]
