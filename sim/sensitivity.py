@@ -291,8 +291,10 @@ def sobol_indices(results: pd.DataFrame, design: pd.DataFrame, experiment: dict,
             res = {k: [math.nan] * d for k in ("S1", "S1_conf", "ST", "ST_conf")}
         else:
             with np.errstate(all="ignore"):
+                # SALib's sobol.analyze tests `if seed:`, so seed 0 would draw from numpy's global state;
+                # a Generator is always truthy, and default_rng(Generator) returns it unchanged.
                 res = sobol.analyze(prob, y, calc_second_order=second, num_resamples=resamples, conf_level=0.95,
-                                    seed=seed)
+                                    seed=np.random.default_rng(seed))
         for i, name in enumerate(prob["names"]):
             rows.append({"parameter": name, "outcome": o, **{k: float(res[k][i])
                                                                for k in ("S1", "S1_conf", "ST", "ST_conf")}})

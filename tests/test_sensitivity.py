@@ -213,6 +213,17 @@ def test_sobol_of_additive_outcomes_s1_equals_st_and_an_unused_factor_is_zero():
     assert t.loc[("members", "a"), "S1_conf"] < 0.1
 
 
+def test_sobol_intervals_are_the_same_on_every_call_with_seed_0():
+    res, design, exp = sobol_case(members=lambda v, k: v["a"] + 0.5 * v["b"], trust=lambda v, k: v["c"],
+                                  mature=lambda v, k: False, n=64)
+    np.random.seed(1)
+    a = S.sobol_indices(res, design, exp, seed=0)
+    np.random.seed(2)
+    b = S.sobol_indices(res, design, exp, seed=0)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.equals(S.sobol_indices(res, design, exp, seed=1))
+
+
 def test_sobol_of_a_pure_interaction_has_st_above_s1():
     res, design, exp = sobol_case(members=lambda v, k: (v["a"] - 0.5) * (v["b"] - 0.5), trust=lambda v, k: 0.2,
                                   mature=lambda v, k: False)
