@@ -695,9 +695,10 @@ def worker_pool(base: Base, workers: int):
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    from .kernel import warm
+    from .kernel import cache_is_fresh, warm
 
-    warm()  # compile the kernel once (or load it) here, so the workers load it from the cache instead of each compiling
+    if not cache_is_fresh():  # compile the kernel once, here, so that the workers load it instead of each compiling
+        warm()
     saved = {v: os.environ.get(v) for v in THREAD_VARS}
     for v in THREAD_VARS:
         os.environ.setdefault(v, "1")

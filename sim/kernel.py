@@ -50,6 +50,7 @@ Compilation
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -343,6 +344,36 @@ def _cached_on_disk() -> bool:
         return any(cache_dir().glob("kernel_jit._advance-*.nbi"))
     except OSError:
         return False
+
+
+def cache_is_fresh() -> bool:
+    """Whether the on-disk cache holds the kernel for the current sim/kernel_jit.py (loading it will not compile).
+
+    Reads numba's index file: numba's version, then the source stamp (numba >= 0.61: the SHA-256 of
+    the source file; older: its (mtime, size)) and the compiled signatures. Any doubt counts as stale.
+    """
+    import hashlib
+    import pickle
+
+    import numba
+
+    from . import kernel_jit
+
+    try:
+        path = kernel_jit.__file__
+        st = os.stat(path)
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read()).digest()
+        for index in cache_dir().glob("kernel_jit._advance-*.nbi"):
+            with open(index, "rb") as f:
+                if pickle.load(f) != numba.__version__:
+                    continue
+                stamp, overloads = pickle.loads(f.read())
+            if stamp in (digest, (st.st_mtime, st.st_size)) and overloads:
+                return True
+    except Exception:  # noqa: BLE001 -- an unreadable or foreign index: not fresh
+        return False
+    return False
 
 
 def warm(quiet: bool = False) -> float:

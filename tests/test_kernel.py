@@ -304,3 +304,24 @@ def test_cache_directory_is_writable_and_holds_the_kernel():
     d = kernel.cache_dir()
     kernel.warm()
     assert d.is_dir() and any(d.glob("kernel_jit._advance-*.nbi"))
+
+
+def test_the_cache_is_fresh_after_warming_and_stale_elsewhere(tmp_path, monkeypatch):
+    kernel.warm()
+    assert kernel.cache_is_fresh()
+    monkeypatch.setattr(kernel, "cache_dir", lambda: tmp_path)
+    assert not kernel.cache_is_fresh()
+
+
+def test_first_use_says_it_is_compiling(monkeypatch, capsys):
+    """With no cache on disk, warm() says on stderr that it compiles, and how long it took."""
+    monkeypatch.setattr(kernel, "_READY", False)
+    monkeypatch.setattr(kernel, "_cached_on_disk", lambda: False)
+    monkeypatch.setattr(kernel, "_warm_run", lambda: None)
+    kernel.warm()
+    err = capsys.readouterr().err
+    assert "compiling the simulation kernel" in err and str(kernel.cache_dir()) in err and "compiled in" in err
+    monkeypatch.setattr(kernel, "_READY", False)
+    monkeypatch.setattr(kernel, "_cached_on_disk", lambda: True)
+    kernel.warm()  # an index on disk and a quick load: nothing said
+    assert capsys.readouterr().err == ""
