@@ -1060,8 +1060,10 @@ def sensitivity_data(results: pd.DataFrame, design: pd.DataFrame, experiment: di
                          for f in factors for ix in ("S1", "ST")]
                 continue
             with np.errstate(all="ignore"):
+                # SALib's sobol.analyze tests `if seed:` (seed 0 would use numpy's global state); a Generator is
+                # always truthy and default_rng(Generator) returns it unchanged (as in sim.sensitivity).
                 res = sobol.analyze(problem, Y, calc_second_order=bool(d.get("second_order", False)),
-                                    conf_level=0.95, seed=seed)
+                                    conf_level=0.95, seed=np.random.default_rng(seed))
             for i, f in enumerate(factors):
                 for ix in ("S1", "ST"):
                     rows.append({"outcome": col, "factor": f, "index": ix, "value": float(res[ix][i]),
