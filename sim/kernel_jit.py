@@ -49,6 +49,11 @@ from numba import njit  # noqa: E402
 if _CACHE_DIR is not None:
     numba.config.CACHE_DIR = _CACHE_DIR
 
+#: Every compiled function: cached on disk; numpy's error model (a float division by zero gives inf/nan
+#: instead of raising), which drops a check from every division -- each denominator here is guarded or
+#: positive, so the results are those of the Python model.
+kernel = njit(cache=True, error_model="numpy")
+
 
 def cache_dir() -> Path:
     """Where the compiled kernel is cached."""
@@ -121,7 +126,7 @@ LAYOUT = ("contact", "coop", "incident", "review", "posture", "membership")
 LEVEL_WEIGHT = np.array([0.0, 0.25, 0.5, 1.0])
 MEMBER, PARTNER = 3, 1
 #: Pair loops run over TILE x TILE blocks of (i < j) so that the mirrored writes [j, i] stay in cache.
-TILE = 64
+TILE = 16
 #: Depths of the security mechanisms (sim.dynamics.SECURITY_MECHANISMS, same order).
 SECURITY_LEVELS = np.array([0.15, 0.3, 0.45, 0.8])
 
@@ -151,7 +156,7 @@ def metric_names(gp_codes) -> list[str]:
 # --------------------------------------------------------------------------- small helpers
 
 
-@njit(cache=True)
+@kernel
 def _log(log, nlog, step, stage, key, r, kind, a, b, value):
     """Append one row to the event log, doubling its capacity when full."""
     if nlog >= log.shape[0]:
@@ -170,7 +175,7 @@ def _log(log, nlog, step, stage, key, r, kind, a, b, value):
     return log, nlog + 1
 
 
-@njit(cache=True)
+@kernel
 def _clip01(v):
     if v < 0.0:
         return 0.0
@@ -179,7 +184,7 @@ def _clip01(v):
     return v
 
 
-@njit(cache=True)
+@kernel
 def _gumbel(u):
     if u < 1e-300:
         u = 1e-300
@@ -188,7 +193,7 @@ def _gumbel(u):
     return -np.log(-np.log(u))
 
 
-@njit(cache=True)
+@kernel
 def _participation(membership, founded, part):
     """w_ik (sim.dynamics.participation)."""
     n, K = membership.shape
@@ -197,14 +202,14 @@ def _participation(membership, founded, part):
             part[i, k] = LEVEL_WEIGHT[membership[i, k]] * founded[k]
 
 
-@njit(cache=True)
+@kernel
 def _members(membership, founded, c, out):
     """Full members of the founded community institution (sim.dynamics.members)."""
     for i in range(membership.shape[0]):
         out[i] = membership[i, c] == MEMBER and founded[c]
 
 
-@njit(cache=True)
+@kernel
 def _pair_mean(values, mask):
     """Mean of values over ordered pairs i != j of masked states; 0 with fewer than two (sim.dynamics.pair_mean)."""
     n = mask.shape[0]
@@ -219,7 +224,7 @@ def _pair_mean(values, mask):
     return s / cnt if cnt > 0 else 0.0
 
 
-@njit(cache=True)
+@kernel
 def _pair_row_mean(values, mask, out):
     """out_i = mean of values[i, j] over masked j != i; 0 where none (sim.dynamics.pair_row_mean)."""
     n = mask.shape[0]
@@ -233,7 +238,7 @@ def _pair_row_mean(values, mask, out):
         out[i] = s / cnt if cnt > 0 else 0.0
 
 
-@njit(cache=True)
+@kernel
 def _sim_pair(x, sq, i, j):
     """sim_ij = 1 - ||x_i - x_j|| / sqrt(F), clipped to [0, 1] (sim.dynamics.similarity, the same formula)."""
     F = x.shape[1]
@@ -246,7 +251,7 @@ def _sim_pair(x, sq, i, j):
     return _clip01(1.0 - np.sqrt(d2 / F))
 
 
-@njit(cache=True)
+@kernel
 def _squares(x, sq):
     for i in range(x.shape[0]):
         s = 0.0
@@ -255,7 +260,7 @@ def _squares(x, sq):
         sq[i] = s
 
 
-@njit(cache=True)
+@kernel
 def _shared_pair(part, depth, i, j):
     """S_ij = 1 - prod_k (1 - depth_k min(w_ik, w_jk)) (sim.dynamics.shared_institutions)."""
     keep = 1.0
@@ -265,7 +270,7 @@ def _shared_pair(part, depth, i, j):
     return 1.0 - keep
 
 
-@njit(cache=True)
+@kernel
 def _shared(part, depth, out):
     """All S_ij, zero diagonal."""
     n = part.shape[0]
@@ -277,7 +282,7 @@ def _shared(part, depth, out):
             out[j, i] = v
 
 
-@njit(cache=True)
+@kernel
 def _alignment(part, lead, posture, out):
     """a_ig = max(bandwagoning, max_k led by g of w_ik) (sim.dynamics.alignment)."""
     n, G = out.shape
@@ -293,24 +298,21 @@ def _alignment(part, lead, posture, out):
             out[i, g] = camp if camp > band else band
 
 
-@njit(cache=True)
-def _mutual_pair(threat_gp, trans, total, route_comp, rw, i, j):
-    """M_ij: weighted Jaccard of the threat profiles mixed with route complementarity (sim.dynamics.mutual_interest)."""
-    lo = 0.0
-    for g in range(threat_gp.shape[1]):
-        a, b = threat_gp[i, g], threat_gp[j, g]
-        lo += a if a < b else b
-    a, b = trans[i], trans[j]
-    lo += a if a < b else b
-    hi = total[i] + total[j] - lo
+@kernel
+def _mutual_pair(lo, total_i, total_j, route_ij, rw):
+    """M_ij from lo = sum_f min(v_if, v_jf) over the threat profiles (sim.dynamics.mutual_interest).
+
+    Weighted Jaccard overlap lo / (sum of maxima) mixed with route complementarity.
+    """
+    hi = total_i + total_j - lo
     ov = lo / hi if hi > 0 else 0.0
-    return (1 - rw) * ov + rw * route_comp[i, j]
+    return (1 - rw) * ov + rw * route_ij
 
 
 # --------------------------------------------------------------------------- 2. great powers (per state)
 
 
-@njit(cache=True)
+@kernel
 def _pressure(prm, c, dt, part, align, mem, trust, dependence, membership, founded, capability, gp_prox, gp_cap,
               gp_drive, strategy, rivals, dep0, push, induce, coerce, offer, punish, cw, lever, wi):
     """Allocate pressure and let it act on dependence (sim.dynamics.allocate_pressure, great_power_pressure).
@@ -372,19 +374,22 @@ def _pressure(prm, c, dt, part, align, mem, trust, dependence, membership, found
             dependence[i, g] = _clip01(d)
 
 
-@njit(cache=True)
-def _wedge_pair(prm, wi, rpow, i, j):
-    """W_ij = (wi_i + wi_j) / 2, x (1 + watch) on pairs with a regional power (sim.dynamics.allocate_pressure)."""
-    v = 0.5 * (wi[i] + wi[j])
-    if prm[M_REGIONAL_POWER] != 0 and prm[RP_WATCH] > 0:
-        v = v * (1 + prm[RP_WATCH] * (rpow[i] or rpow[j]))
+@kernel
+def _wedge_pair(watch, wi_i, wi_j, rp_pair):
+    """W_ij = (wi_i + wi_j) / 2, x (1 + watch) on pairs with a regional power (sim.dynamics.allocate_pressure).
+
+    ``watch`` is 0 when the regional-power mechanism is off.
+    """
+    v = 0.5 * (wi_i + wi_j)
+    if watch > 0:
+        v = v * (1 + watch * rp_pair)
     return v
 
 
 # --------------------------------------------------------------------------- 3. threat (per state)
 
 
-@njit(cache=True)
+@kernel
 def _threat(prm, dt, align, coerce, threat_gp, shock, transnational, trans0, gp_prox, gp_cap, gp_drive, strategy,
             total):
     """Great-power and transnational threats relax toward their signals (sim.dynamics.perceive_threat).
@@ -411,47 +416,49 @@ def _threat(prm, dt, align, coerce, threat_gp, shock, transnational, trans0, gp_
         total[i] = s + transnational[i]
 
 
-@njit(cache=True)
-def _threat_pair(prm, rate, dispute_ij, trust_ij, sim_ij, cap_j, prox_ij, theta_ij):
+@kernel
+def _threat_pair(dilemma, wendt_half, rate, dispute_ij, trust_ij, sim_ij, cap_j, prox_ij, theta_ij):
     """theta_ij relaxes toward min(1, D_ij + dilemma c_j prox_ij)(1 - wendt (T_ij + sim_ij)/2) (sim.dynamics.threat_targets)."""
-    raw = dispute_ij + prm[TH_DILEMMA] * cap_j * prox_ij
+    raw = dispute_ij + dilemma * cap_j * prox_ij
     if raw > 1.0:
         raw = 1.0
-    target = raw * (1.0 - prm[TH_WENDT] * 0.5 * (trust_ij + sim_ij))
+    target = raw * (1.0 - wendt_half * (trust_ij + sim_ij))
     return theta_ij + rate * (target - theta_ij)
 
 
 # --------------------------------------------------------------------------- 4.-5. pair mechanisms, fused
 
 
-@njit(cache=True)
-def _contact_prob(prm, dt, shared_ij, prox_ij, density_ij, sim_ij, rp_pair):
+@kernel
+def _contact_prob(base, inst, prox, tie, courting, rp_on, dt, shared_ij, prox_ij, density_ij, sim_ij, rp_pair):
     """P(contact) = 1 - exp(-lambda_ij dt) (sim.dynamics.encounter and contact_rate)."""
-    lam = (prm[IN_BASE_CONTACT] + prm[IN_INSTITUTION_CONTACT] * shared_ij + prm[IN_PROXIMITY_CONTACT] * prox_ij
-           + prm[IN_TIE_CONTACT] * density_ij / (1.0 + density_ij))
-    if prm[M_REGIONAL_POWER] != 0:
-        lam = lam + prm[RP_COURTING] * sim_ij * rp_pair
+    lam = base + inst * shared_ij + prox * prox_ij + tie * density_ij / (1.0 + density_ij)
+    if rp_on:
+        lam = lam + courting * sim_ij * rp_pair
     return 1.0 - np.exp(-lam * dt)
 
 
-@njit(cache=True)
-def _interact_pair(prm, T, mutual_ij, wedge_ij, u):
+@kernel
+def _interact_pair(coop_base, coop_interest, coop_trust, temptation, gain, loss, T, mutual_ij, wedge_ij, u):
     """A contact's outcome: cooperation T += gain (1 - T), defection T -= loss T (sim.dynamics.interact)."""
-    z = prm[IN_COOP_BASE] + prm[IN_COOP_INTEREST] * mutual_ij + prm[IN_COOP_TRUST] * T - prm[IN_TEMPTATION] * wedge_ij
+    z = coop_base + coop_interest * mutual_ij + coop_trust * T - temptation * wedge_ij
     if u < 1.0 / (1.0 + np.exp(-z)):
-        return T + prm[IN_TRUST_GAIN] * (1 - T)
-    return T - prm[IN_TRUST_LOSS] * T
+        return T + gain * (1 - T)
+    return T - loss * T
 
 
-@njit(cache=True)
-def _hazard_pair(prm, theta_ij, theta_ji, dispute_ij, trust_ij, shared_ij):
+@kernel
+def _hazard_pair(base_hazard, friction, threat_weight, pacification, mediation, theta_ij, theta_ji, dispute_ij,
+                 trust_ij, shared_ij):
     """h_ij = (base_hazard D (1 + threat_weight th) + friction th) exp(-pacification T - mediation S) (sim.dynamics.incident_hazard)."""
     mt = 0.5 * (theta_ij + theta_ji)
-    cause = prm[DI_BASE_HAZARD] * dispute_ij * (1 + prm[DI_THREAT_WEIGHT] * mt) + prm[DI_FRICTION] * mt
-    return cause * np.exp(-prm[DI_PACIFICATION] * trust_ij - prm[DI_MEDIATION] * shared_ij)
+    cause = base_hazard * dispute_ij * (1 + threat_weight * mt) + friction * mt
+    if cause == 0.0:  # no dispute and no mutual threat: no incident can happen (0 exp(x) = 0)
+        return 0.0
+    return cause * np.exp(-pacification * trust_ij - mediation * shared_ij)
 
 
-@njit(cache=True)
+@kernel
 def _pairs(prm, dt, year, part, depth, identity, sq, wi, rpow, capability, proximity, route_comp, threat_gp,
            transnational, total, trust, density, dispute, threat_state, mutual, shared, hazard, contact, incidents,
            last_incident, u, o_contact, o_coop, o_incident, inc_pairs, inc_h):
@@ -473,6 +480,16 @@ def _pairs(prm, dt, year, part, depth, identity, sq, wi, rpow, capability, proxi
     keep_t = 1 - prm[DI_INCIDENT_CUT]
     esc, settle = prm[DI_ESCALATION], -prm[DI_SETTLE_RATE]
     rw = prm[IN_ROUTE_WEIGHT]
+    rp_on = prm[M_REGIONAL_POWER] != 0
+    watch = prm[RP_WATCH] if rp_on else 0.0
+    dilemma, wendt_half = prm[TH_DILEMMA], prm[TH_WENDT] * 0.5
+    base, inst, prox, tie, courting = (prm[IN_BASE_CONTACT], prm[IN_INSTITUTION_CONTACT], prm[IN_PROXIMITY_CONTACT],
+                                       prm[IN_TIE_CONTACT], prm[RP_COURTING])
+    cb, ci, ct, tm = prm[IN_COOP_BASE], prm[IN_COOP_INTEREST], prm[IN_COOP_TRUST], prm[IN_TEMPTATION]
+    gain, loss = prm[IN_TRUST_GAIN], prm[IN_TRUST_LOSS]
+    bh, fr, tw = prm[DI_BASE_HAZARD], prm[DI_FRICTION], prm[DI_THREAT_WEIGHT]
+    pac, med = prm[DI_PACIFICATION], prm[DI_MEDIATION]
+    G = threat_gp.shape[1]
     n_inc = 0
     for i in range(n):  # diagonals
         shared[i, i] = 0.0
@@ -498,34 +515,41 @@ def _pairs(prm, dt, year, part, depth, identity, sq, wi, rpow, capability, proxi
                     D = dispute[i, j]
                     W = 0.0
                     if on_pressure:  # 2. the wedge erodes trust: T *= exp(-wedge_cut W dt)
-                        W = _wedge_pair(prm, wi, rpow, i, j)
+                        W = _wedge_pair(watch, wi[i], wi[j], rp_pair)
                         T = T * np.exp(cut * W * dt)
                     if on_threat:  # 3. threat between the two (both directions), mutual interest
-                        th_ij = _threat_pair(prm, rate, D, T, sim, capability[j], proximity[i, j],
+                        th_ij = _threat_pair(dilemma, wendt_half, rate, D, T, sim, capability[j], proximity[i, j],
                                              threat_state[i, j])
-                        th_ji = _threat_pair(prm, rate, D, T, sim, capability[i], proximity[j, i],
+                        th_ji = _threat_pair(dilemma, wendt_half, rate, D, T, sim, capability[i], proximity[j, i],
                                              threat_state[j, i])
                         threat_state[i, j] = th_ij
                         threat_state[j, i] = th_ji
-                        M = _mutual_pair(threat_gp, transnational, total, route_comp, rw, i, j)
+                        lo = 0.0  # sum of the minima of the two threat profiles (great powers, transnational)
+                        for g in range(G):
+                            a, b = threat_gp[i, g], threat_gp[j, g]
+                            lo += a if a < b else b
+                        a, b = transnational[i], transnational[j]
+                        lo += a if a < b else b
+                        M = _mutual_pair(lo, total[i], total[j], route_comp[i, j], rw)
                         mutual[i, j] = M
                         mutual[j, i] = M
                     else:
                         th_ij, th_ji, M = threat_state[i, j], threat_state[j, i], mutual[i, j]
                     # 4. contact, its outcome, interaction density
                     I = density[i, j]
-                    hit = u[o_contact + i * n + j] < _contact_prob(prm, dt, S, proximity[i, j], I, sim, rp_pair)
+                    hit = u[o_contact + i * n + j] < _contact_prob(base, inst, prox, tie, courting, rp_on, dt, S,
+                                                                   proximity[i, j], I, sim, rp_pair)
                     contact[i, j] = hit
                     contact[j, i] = hit
                     if on_interaction:
                         if hit:
-                            T = _interact_pair(prm, T, M, W, u[o_coop + i * n + j])
+                            T = _interact_pair(cb, ci, ct, tm, gain, loss, T, M, W, u[o_coop + i * n + j])
                         I = I * keep + hit
                         density[i, j] = I
                         density[j, i] = I
                     # 5. incidents: hazard, escalation, settlement
-                    h = _hazard_pair(prm, th_ij, th_ji, D, T, S)
-                    hz = 1.0 - np.exp(-h)
+                    h = _hazard_pair(bh, fr, tw, pac, med, th_ij, th_ji, D, T, S)
+                    hz = 1.0 - np.exp(-h) if h != 0.0 else 0.0
                     hazard[i, j] = hz
                     hazard[j, i] = hz
                     if on_disputes:
@@ -553,32 +577,36 @@ def _pairs(prm, dt, year, part, depth, identity, sq, wi, rpow, capability, proxi
     return n_inc
 
 
-@njit(cache=True)
-def _bounded_confidence(prm, contact, x, new, pull):
-    """Deffuant et al. 2000 per feature, synchronous, pulls averaged over contacts (sim.dynamics.bounded_confidence)."""
+@kernel
+def _bounded_confidence(prm, contact, x, pull, cnt):
+    """Deffuant et al. 2000 per feature, synchronous, pulls averaged over contacts (sim.dynamics.bounded_confidence).
+
+    Each contact pair is visited once and pulls both states (x_i - x_j is exactly -(x_j - x_i)); each
+    state's pulls still arrive in increasing order of the partner's index.
+    """
     n, F = x.shape
     eps, mu = prm[ID_CONFIDENCE], prm[ID_CONVERGENCE]
     for i in range(n):
+        cnt[i] = 0
         for f in range(F):
-            pull[f] = 0.0
-        cnt = 0
-        for j in range(n):
+            pull[i, f] = 0.0
+    for i in range(n):
+        for j in range(i + 1, n):
             if contact[i, j]:
-                cnt += 1
+                cnt[i] += 1
+                cnt[j] += 1
                 for f in range(F):
                     d = x[j, f] - x[i, f]
                     if abs(d) < eps:
-                        pull[f] += d
-        if cnt < 1:
-            cnt = 1
-        for f in range(F):
-            new[i, f] = _clip01(x[i, f] + mu * pull[f] / cnt)
+                        pull[i, f] += d
+                        pull[j, f] -= d
     for i in range(n):
+        c = cnt[i] if cnt[i] > 0 else 1
         for f in range(F):
-            x[i, f] = new[i, f]
+            x[i, f] = _clip01(x[i, f] + mu * pull[i, f] / c)
 
 
-@njit(cache=True)
+@kernel
 def _cultural_pull(prm, dt, c, part, depth, x, centre):
     """The community's cultural programmes pull participants toward their centre (sim.dynamics.cultural_pull)."""
     n, F = x.shape
@@ -598,7 +626,7 @@ def _cultural_pull(prm, dt, c, part, depth, x, centre):
             x[i, f] = _clip01(x[i, f] + w * (centre[f] - x[i, f]))
 
 
-@njit(cache=True)
+@kernel
 def _backing(prm, step, r, rpow, trust, n_inc, inc_pairs, inc_h, log, nlog):
     """Log this step's incidents in pair order; a regional power backs the side it trusts more (sim.dynamics.disputes)."""
     n = trust.shape[0]
@@ -633,22 +661,10 @@ def _backing(prm, step, r, rpow, trust, n_inc, inc_pairs, inc_h, log, nlog):
 # --------------------------------------------------------------------------- 6. choice
 
 
-@njit(cache=True)
-def _row_mean_inside(values, i, part, k):
-    """Mean of values[i, j] over j != i taking part in k (w_jk > 0); 0 where none (sim.dynamics.pair_row_mean)."""
-    s = 0.0
-    cnt = 0
-    for j in range(part.shape[0]):
-        if j != i and part[j, k] > 0:
-            s += values[i, j]
-            cnt += 1
-    return s / cnt if cnt > 0 else 0.0
-
-
-@njit(cache=True)
+@kernel
 def _choose(prm, dt, c, step, r, part, trust, threat_gp, transnational, dependence, sovereignty, identity, depth,
             founded, partner_open, posture, membership, capability, lead, led, elig, route_comp, rpow, cw, offer,
-            punish, u, off_review, off_posture, off_member, review, tots, centres, log, nlog):
+            punish, u, off_review, off_posture, off_member, review, tots, centres, inside, n_inside, log, nlog):
     """Postures and memberships by logit choice among reviewing states (sim.dynamics.choose); logs joins and exits.
 
     Utilities are computed for the reviewing states only (the reference computes them for all
@@ -672,8 +688,14 @@ def _choose(prm, dt, c, step, r, part, trust, threat_gp, transnational, dependen
     sov, commit, switch = prm[CH_SOVEREIGNTY], prm[CH_COMMITMENT], prm[CH_SWITCH_COST]
     rp_on = prm[M_REGIONAL_POWER] != 0
     leadership = prm[RP_LEADERSHIP]
-    # participants' identity centre of each institution
+    # participants of each institution (in index order) and their identity centre
     for k in range(K):
+        m = 0
+        for i in range(n):
+            if part[i, k] > 0:
+                inside[k, m] = i
+                m += 1
+        n_inside[k] = m
         tot = 0.0
         for i in range(n):
             tot += part[i, k]
@@ -688,7 +710,14 @@ def _choose(prm, dt, c, step, r, part, trust, threat_gp, transnational, dependen
         if not review[i]:
             continue
         # --- postures toward each great power
-        ms = part[i, c] * _row_mean_inside(trust, i, part, c)
+        s = 0.0  # mean trust in the community's participants (sim.dynamics.pair_row_mean)
+        cnt = 0
+        for q in range(n_inside[c]):
+            j = inside[c, q]
+            if j != i:
+                s += trust[i, j]
+                cnt += 1
+        ms = part[i, c] * (s / cnt if cnt > 0 else 0.0)
         for g in range(G):
             support = capability[i] + ms + cw[i, g]
             base = off_posture + (i * G + g) * 3
@@ -712,6 +741,16 @@ def _choose(prm, dt, c, step, r, part, trust, threat_gp, transnational, dependen
             if transnational[i] > tmax:
                 tmax = transnational[i]
             B = sec * depth[k] * tmax
+            s_route = 0.0  # mean route complementarity and trust with k's participants (sim.dynamics.pair_row_mean)
+            s_trust = 0.0
+            cnt = 0
+            for q in range(n_inside[k]):
+                j = inside[k, q]
+                if j != i:
+                    s_route += route_comp[i, j]
+                    s_trust += trust[i, j]
+                    cnt += 1
+            trust_in = s_trust / cnt if cnt > 0 else 0.0
             if led[k]:
                 econ = 0.0
                 for g in range(G):
@@ -719,7 +758,7 @@ def _choose(prm, dt, c, step, r, part, trust, threat_gp, transnational, dependen
                     if g == 0 or v > econ:
                         econ = v
             else:
-                econ = _row_mean_inside(route_comp, i, part, k)
+                econ = s_route / cnt if cnt > 0 else 0.0
             if tots[k] > 0:
                 s = 0.0
                 for f in range(F):
@@ -734,7 +773,6 @@ def _choose(prm, dt, c, step, r, part, trust, threat_gp, transnational, dependen
             for g in range(G):
                 s1 += punish[i, g] * (1 - lead[k, g])
                 s2 += offer[i, g] * lead[k, g]
-            trust_in = _row_mean_inside(trust, i, part, k)
             B = B + (eco * econ + idw * fit + trw * (trust_in - 0.5) - pun * s1 + off * s2 - entry)
             if rp_on and not led[k]:
                 B = B + leadership * rpow[i]
@@ -763,7 +801,7 @@ def _choose(prm, dt, c, step, r, part, trust, threat_gp, transnational, dependen
 # --------------------------------------------------------------------------- 7. institutions
 
 
-@njit(cache=True)
+@kernel
 def _deepen(prm, dt, c, step, r, found_given, trust, sovereignty, membership, founded, depth, led, elig, mem,
             rowmean, deg, log, nlog):
     """Deepening, erosion and endogenous founding (sim.dynamics.deepen); logs deepenings and foundings."""
@@ -819,7 +857,7 @@ def _deepen(prm, dt, c, step, r, found_given, trust, sovereignty, membership, fo
 # --------------------------------------------------------------------------- 8. measure and record
 
 
-@njit(cache=True)
+@kernel
 def _blocs(trust, thr, labels, stack):
     """Connected components of >= 2 states in the graph T_ij >= thr (sim.metrics.blocs)."""
     n = trust.shape[0]
@@ -848,11 +886,11 @@ def _blocs(trust, thr, labels, stack):
     return count
 
 
-@njit(cache=True)
+@kernel
 def _measure(prm, c, year, start_year, trust, density, identity, mutual, hazard, last_incident, incidents, depth,
-             founded, membership, posture, ever_member, mem, ref, sq, labels, stack, out):
+             founded, membership, posture, ever_member, mem, ref, sq, labels, stack, close, out):
     """All metrics of one replicate into out (M,), phase last (sim.metrics.measure and classify)."""
-    n, F = identity.shape
+    n = identity.shape[0]
     G = posture.shape[1]
     _members(membership, founded, c, mem)
     nm = 0
@@ -861,11 +899,14 @@ def _measure(prm, c, year, start_year, trust, density, identity, mutual, hazard,
         ref[i] = ever_member[i] or mem[i]
         nm += mem[i]
         nr += ref[i]
-    for i in range(n):
-        s = 0.0
-        for f in range(F):
-            s += identity[i, f] * identity[i, f]
-        sq[i] = s
+    _squares(identity, sq)
+    for i in range(n):  # identity closeness of each pair of the reference group, once per pair
+        if ref[i]:
+            for j in range(i + 1, n):
+                if ref[j]:
+                    v = _sim_pair(identity, sq, i, j)
+                    close[i, j] = v
+                    close[j, i] = v
     last = -np.inf
     s_id = 0.0
     s_ia = 0.0
@@ -884,13 +925,7 @@ def _measure(prm, c, year, start_year, trust, density, identity, mutual, hazard,
             cnt += 1
             if last_incident[i, j] > last:
                 last = last_incident[i, j]
-            d = 0.0
-            for f in range(F):
-                d += identity[i, f] * identity[j, f]
-            d2 = sq[i] + sq[j] - 2.0 * d
-            if d2 < 0.0:
-                d2 = 0.0
-            s_id += _clip01(1.0 - np.sqrt(d2 / F))
+            s_id += close[i, j]
             s_ia += density[i, j] / (density[i, j] + half)
             s_in += mutual[i, j]
             s_tr += trust[i, j]
@@ -952,11 +987,11 @@ def _measure(prm, c, year, start_year, trust, density, identity, mutual, hazard,
     out[out.shape[0] - 1] = nascent + ascendant + loose + tight
 
 
-@njit(cache=True)
+@kernel
 def _record(prm, c, t, rec0, start_year, spy, r, trust, density, dispute, identity, threat_gp, threat_state,
             transnational, dependence, posture, membership, depth, founded, last_incident, incidents, mutual, shared,
             hazard, ever_member, metrics, ag_tm, ag_tg, ag_nb, ag_tr, ag_dep, ag_po, ag_me, pairs, ck, part, mem, ref,
-            sq, labels, stack, col):
+            sq, labels, stack, close, col):
     """Record step t of replicate r: metrics, agent rows and (at checkpoints) the pair arrays."""
     ti = t - rec0
     n = trust.shape[0]
@@ -974,7 +1009,7 @@ def _record(prm, c, t, rec0, start_year, spy, r, trust, density, dispute, identi
     if metrics.shape[0] > 0:
         year = start_year + t / spy
         _measure(prm, c, year, start_year, trust, density, identity, mutual, hazard, last_incident, incidents, depth,
-                 founded, membership, posture, ever_member, mem, ref, sq, labels, stack, col)
+                 founded, membership, posture, ever_member, mem, ref, sq, labels, stack, close, col)
         for m in range(metrics.shape[0]):
             metrics[m, ti, r] = col[m]
     if ag_tm.shape[0] > 0:
@@ -1002,7 +1037,7 @@ def _record(prm, c, t, rec0, start_year, spy, r, trust, density, dispute, identi
 # --------------------------------------------------------------------------- one segment of steps
 
 
-@njit(cache=True)
+@kernel
 def _advance(t0, t1, reset_first, record_first, rec0, u0, prm, ints, capability, proximity, gp_prox, gp_cap,
              gp_drive, lead, elig, dep0, trans0, route_comp, rpow, led, rivals, strategy,
              trust, density, dispute, identity, threat_gp, threat_state, transnational, shock, dependence,
@@ -1044,23 +1079,26 @@ def _advance(t0, t1, reset_first, record_first, rec0, u0, prm, ints, capability,
     total = np.zeros(n)
     inc_pairs = np.zeros(max(n * (n - 1) // 2, 1), dtype=np.int64)
     inc_h = np.zeros(max(n * (n - 1) // 2, 1))
-    newx = np.zeros((n, F))
+    pulls = np.zeros((n, F))
     centre = np.zeros(F)
     review = np.zeros(n, dtype=np.bool_)
     rowmean = np.zeros(n)
     tots = np.zeros(K)
     centres = np.zeros((K, F))
+    inside = np.zeros((K, n), dtype=np.int64)
+    n_inside = np.zeros(K, dtype=np.int64)
     deg = np.zeros(n, dtype=np.int64)
     labels = np.zeros(n, dtype=np.int64)
     stack = np.zeros(n, dtype=np.int64)
     col = np.zeros(max(metrics.shape[0], 1))
+    close = np.zeros((n, n) if metrics.shape[0] > 0 else (1, 1))
     for r in range(R):
         T, D, X = trust[r], dispute[r], identity[r]
         if record_first:
             _record(prm, c, t0, rec0, start_year, spy, r, T, density[r], D, X, threat_gp[r], threat_state[r],
                     transnational[r], dependence[r], posture[r], membership[r], depth[r], founded[r],
                     last_incident[r], incidents[r], mutual[r], shared[r], hazard[r], ever_member[r], metrics, ag_tm,
-                    ag_tg, ag_nb, ag_tr, ag_dep, ag_po, ag_me, pairs, ck, part, mem, ref, sq, labels, stack, col)
+                    ag_tg, ag_nb, ag_tr, ag_dep, ag_po, ag_me, pairs, ck, part, mem, ref, sq, labels, stack, close, col)
         for t in range(t0, t1):
             ur = u[r, t - u0]
             year = start_year + t / spy
@@ -1083,7 +1121,7 @@ def _advance(t0, t1, reset_first, record_first, rec0, u0, prm, ints, capability,
                            shared[r], hazard[r], contact[r], incidents[r], last_incident[r], ur, o_contact, o_coop,
                            o_incident, inc_pairs, inc_h)
             if on_identity:
-                _bounded_confidence(prm, contact[r], X, newx, centre)
+                _bounded_confidence(prm, contact[r], X, pulls, deg)
             if on_pull:
                 _cultural_pull(prm, dt, c, part, depth[r], X, centre)
             if n_inc > 0:
@@ -1092,7 +1130,8 @@ def _advance(t0, t1, reset_first, record_first, rec0, u0, prm, ints, capability,
                 log, nlog = _choose(prm, dt, c, t, r, part, T, threat_gp[r], transnational[r], dependence[r],
                                     sovereignty[r], X, depth[r], founded[r], partner_open[r], posture[r],
                                     membership[r], capability, lead, led, elig, route_comp, rpow, cw, offer, punish,
-                                    ur, o_review, o_posture, o_member, review, tots, centres, log, nlog)
+                                    ur, o_review, o_posture, o_member, review, tots, centres, inside, n_inside,
+                                    log, nlog)
             if on_deepen:
                 log, nlog = _deepen(prm, dt, c, t, r, found_given, T, sovereignty[r], membership[r], founded[r],
                                     depth[r], led, elig, mem, rowmean, deg, log, nlog)
@@ -1104,5 +1143,5 @@ def _advance(t0, t1, reset_first, record_first, rec0, u0, prm, ints, capability,
             _record(prm, c, t + 1, rec0, start_year, spy, r, T, density[r], D, X, threat_gp[r], threat_state[r],
                     transnational[r], dependence[r], posture[r], membership[r], depth[r], founded[r],
                     last_incident[r], incidents[r], mutual[r], shared[r], hazard[r], ever_member[r], metrics, ag_tm,
-                    ag_tg, ag_nb, ag_tr, ag_dep, ag_po, ag_me, pairs, ck, part, mem, ref, sq, labels, stack, col)
+                    ag_tg, ag_nb, ag_tr, ag_dep, ag_po, ag_me, pairs, ck, part, mem, ref, sq, labels, stack, close, col)
     return log, nlog
