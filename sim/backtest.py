@@ -69,19 +69,19 @@ def summarize_backtest(records: list[dict], years: dict[str, list]) -> tuple[lis
 def documented_2025(tr) -> list[dict]:
     """The model's 2025 state beside the values conf/world/turkic.yaml documents for today (not calibration targets):
     mean and minimum trust among the five 2025 members, their shared-identity index, and the OTS's depth."""
-    from .dynamics import similarity
+    from .dynamics import pair_mean, similarity
+    from .metrics import _pair_min
 
     w, st = tr.ctx.world, tr.final
-    idx = [w.codes.index(c) for c, lvl in ROSTER.items() if lvl == "member"]
-    iu = np.triu_indices(len(idx), 1)
-    sub = lambda a: a[np.ix_(idx, idx)][iu]  # noqa: E731
+    core = np.isin(np.array(w.codes), [c for c, lvl in ROSTER.items() if lvl == "member"])
+    model_mask = np.broadcast_to(core, st.membership.shape[:2])
+    trust0, ident0 = np.asarray(w.trust)[None], np.asarray(w.identity)[None]
     rows = []
-    model = {"member_trust_mean": [sub(st.trust[r]).mean() for r in range(st.trust.shape[0])],
-             "member_trust_min": [sub(st.trust[r]).min() for r in range(st.trust.shape[0])],
-             "member_identity": [sub(similarity(st.identity[r:r + 1])[0]).mean() for r in range(st.trust.shape[0])],
-             "ots_depth": list(st.depth[:, w.community])}
-    doc = {"member_trust_mean": sub(np.asarray(w.trust)).mean(), "member_trust_min": sub(np.asarray(w.trust)).min(),
-           "member_identity": sub(similarity(np.asarray(w.identity)[None])[0]).mean(),
+    model = {"member_trust_mean": pair_mean(st.trust, model_mask), "member_trust_min": _pair_min(st.trust, model_mask),
+             "member_identity": pair_mean(similarity(st.identity), model_mask),
+             "ots_depth": st.depth[:, w.community]}
+    doc = {"member_trust_mean": pair_mean(trust0, core[None])[0], "member_trust_min": _pair_min(trust0, core[None])[0],
+           "member_identity": pair_mean(similarity(ident0), core[None])[0],
            "ots_depth": float(w.inst_depth[w.community])}
     for k, v in model.items():
         v = np.asarray(v, float)

@@ -227,10 +227,11 @@ def _pair(key: str, world: World, where: str) -> tuple[int, int]:
     return tuple(_lookup(world.codes, c, "state code", f"{where}.{key}") for c in parts)
 
 
-def _unit(value, where: str) -> float:
+def _bounded(value, where: str, lo: float = 0.0, hi: float = 1.0) -> float:
+    """``value`` as a float, or ScenarioError naming ``where`` when it is not finite and in [lo, hi]."""
     v = float(value)
-    if not (np.isfinite(v) and 0.0 <= v <= 1.0):
-        raise ScenarioError(f"{where}={value} is out of range; allowed [0, 1]")
+    if not (np.isfinite(v) and lo <= v <= hi):
+        raise ScenarioError(f"{where}={value} is out of range; allowed [{lo:g}, {hi:g}]")
     return v
 
 
@@ -241,20 +242,18 @@ def _start_values(scenario: Scenario, world: World):
     trust = np.array(world.trust) * s + (1 - s) * np.eye(n)
     for key, value in scenario.trust.items():
         a, b = _pair(key, world, "scenario.trust")
-        trust[a, b] = trust[b, a] = _unit(value, f"scenario.trust.{key}")
+        trust[a, b] = trust[b, a] = _bounded(value, f"scenario.trust.{key}")
     dispute = np.array(world.dispute, dtype=float)
     for key, value in scenario.disputes.items():
         a, b = _pair(key, world, "scenario.disputes")
-        dispute[a, b] = dispute[b, a] = _unit(value, f"scenario.disputes.{key}")
+        dispute[a, b] = dispute[b, a] = _bounded(value, f"scenario.disputes.{key}")
     identity = np.array(world.identity, dtype=float)
     for code, feats in scenario.identity.items():
         i = _lookup(world.codes, code, "state code", f"scenario.identity.{code}")
         for feat, value in feats.items():
             f = _lookup(world.features, feat, "identity feature", f"scenario.identity.{code}.{feat}")
-            identity[i, f] = _unit(value, f"scenario.identity.{code}.{feat}")
-    spread = float(scenario.identity_spread)
-    if not (np.isfinite(spread) and 0.0 <= spread <= 3.0):
-        raise ScenarioError(f"scenario.identity_spread={scenario.identity_spread} is out of range; allowed [0, 3]")
+            identity[i, f] = _bounded(value, f"scenario.identity.{code}.{feat}")
+    spread = _bounded(scenario.identity_spread, "scenario.identity_spread", 0.0, 3.0)
     if spread != 1.0:
         core = world.eligibility[:, world.community] == LEVELS.index("member")
         centre = identity[core].mean(0) if core.any() else identity.mean(0)

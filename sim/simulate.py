@@ -171,8 +171,9 @@ def outcomes(tr: Trajectory, window: int = 10) -> dict[str, np.ndarray]:
     phase = ts["phase"].max(0)
     out = {"ascendant": (phase >= 2).astype(float), "mature": (phase >= 3).astype(float),
            "tight": (phase >= 4).astype(float)}
-    hit = ts["phase"] >= 3
-    out["mature_year"] = np.where(hit.any(0), tr.years[np.argmax(hit, 0)], tr.years[-1] + 1).astype(float)
+    never = tr.years[-1] + 1
+    out["mature_year"] = np.array([never if y is None else y
+                                   for y in first_years(ts["phase"].astype(int), tr.years)["mature-loose"]], float)
     for name, col in (("members", "members"), ("breadth", "breadth"), ("member_trust", "trust_mean"),
                       ("trust_min", "trust_min"), ("identity", "identity"), ("interaction", "interaction"),
                       ("interest", "interest"), ("depth", "depth"), ("blocs", "blocs"), ("peace", "peace")):
