@@ -705,10 +705,9 @@ def worker_pool(base: Base, workers: int):
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
                                  initializer=_init_worker, initargs=(base,)) as pool:
+            pool.sim_processes = {}
             for _ in range(workers):
-                pool.submit(_ready)
-            # the worker processes (one spawned per submit), kept to say how one died
-            pool.sim_processes = list(getattr(pool, "_processes", {}).values())
+                _submit(pool, _ready)
             yield pool
     finally:
         for v, old in saved.items():
@@ -718,11 +717,28 @@ def worker_pool(base: Base, workers: int):
                 os.environ[v] = old
 
 
+def _submit(pool, fn, *args):
+    """``pool.submit``, keeping every worker process the pool has spawned so far, to say later how one died.
+
+    The pool spawns its processes on demand (one per submit while none is idle, up to
+    ``max_workers``) and forgets them once it breaks, so they are collected at each submit.
+    """
+    future = pool.submit(fn, *args)
+    pool.sim_processes.update(getattr(pool, "_processes", None) or {})
+    return future
+
+
 def _death(pool) -> str:
     """How a worker of a broken pool died: 'a worker process (pid 12) was killed by SIGKILL (...)'."""
     import signal
 
-    procs = getattr(pool, "sim_processes", [])
+    procs = list(getattr(pool, "sim_processes", {}).values())
+    # the pool's manager thread reaps (and terminates) the workers meanwhile; an exit code read
+    # while it does so comes back None, so wait until each is known (the pool ends them all)
+    deadline = time.monotonic() + 10
+    for proc in procs:
+        while proc.exitcode is None and time.monotonic() < deadline:
+            proc.join(0.05)
     codes = [(proc, proc.exitcode) for proc in procs]
     # the pool sends SIGTERM to the others once one died: name the one that died first
     codes.sort(key=lambda pc: pc[1] == -signal.SIGTERM)
@@ -746,7 +762,7 @@ def _run_pool(pool, tasks: list[Task], workers: int, record, prepare) -> None:
     queue = iter(tasks)
     pending = set()
     for task in queue:
-        pending.add(pool.submit(_worker_task, task))
+        pending.add(_submit(pool, _worker_task, task))
         if len(pending) >= 2 * workers:
             break
     try:
@@ -757,7 +773,7 @@ def _run_pool(pool, tasks: list[Task], workers: int, record, prepare) -> None:
                 record(fut.result())
                 nxt = next(queue, None)
                 if nxt is not None:
-                    pending.add(pool.submit(_worker_task, nxt))
+                    pending.add(_submit(pool, _worker_task, nxt))
     except BrokenProcessPool:
         raise BatchError(f"{_death(pool)}; the finished runs are saved in chunks/, "
                          "rerun the same command to resume") from None
