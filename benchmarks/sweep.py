@@ -6,11 +6,11 @@
 
 Measures, in one run (DESIGN.md §5, issues #4 and #13):
 
-1. per replicate-step: the compiled kernel (``sim.kernel.advance`` with the metrics recorded every
-   step, as ``simulate`` runs it) against the numpy reference (``sim.dynamics.step`` then
-   ``sim.metrics.measure``), side by side and interleaved, in the Turkic world (baseline, 200 steps)
+1. per replicate-step: the compiled kernel (``sim.core.kernel.advance`` with the metrics recorded every
+   step, as ``simulate`` runs it) against the numpy reference (``sim.core.dynamics.step`` then
+   ``sim.core.metrics.measure``), side by side and interleaved, in the Turkic world (baseline, 200 steps)
    at R = 1, 20 and 100 replicates per call, and one replicate of synthetic worlds of N = 200 and
-   1000 states; also the Mesa shell's path (``sim.kernel.step``, one call per step);
+   1000 states; also the Mesa shell's path (``sim.core.kernel.step``, one call per step);
 2. the 1,000-run design of conf/experiment/bench_1000.yaml (50 LHS points x 20 replicates x 200
    steps) end to end: ``python -m sim experiment=bench_1000`` in a subprocess, fresh output
    directory each repeat (process start, Hydra, workers, every table written);
@@ -61,7 +61,7 @@ def compose(overrides):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
-    from sim.config import CONF_DIR, HYDRA_VERSION_BASE
+    from sim.face.config import CONF_DIR, HYDRA_VERSION_BASE
 
     with initialize_config_dir(str(CONF_DIR), version_base=HYDRA_VERSION_BASE):
         return hydra_compose("config", overrides=overrides)
@@ -78,10 +78,10 @@ def experiment_override(name: str) -> str:
 
 def bench_setup():
     """The bench_1000 experiment: Base (world, scenario, params), its factors and points table."""
-    from sim.batch import Base
-    from sim.config import validate
-    from sim.design import as_design, expand
-    from sim.design import validate as validate_design
+    from sim.engine.batch import Base
+    from sim.face.config import validate
+    from sim.engine.design import as_design, expand
+    from sim.engine.design import validate as validate_design
 
     cfg = compose([experiment_override(EXPERIMENT)])
     v = validate(cfg)
@@ -94,7 +94,7 @@ def bench_setup():
 
 
 def cores() -> int:
-    from sim.batch import cpu_count
+    from sim.engine.batch import cpu_count
 
     return cpu_count()
 
@@ -117,11 +117,11 @@ def say(text: str) -> None:
 
 def per_step(world, scenario, replicates: int, kernel_steps: int, ref_steps: int, repeats: int) -> dict:
     """Seconds per replicate-step: the kernel with recording, the numpy reference step + measure (interleaved)."""
-    from sim import kernel
-    from sim.dynamics import Context, init_state, replicate_rngs, step
-    from sim.metrics import measure
-    from sim.params import Params
-    from sim.scenario import compile_schedule
+    from sim.core import kernel
+    from sim.core.dynamics import Context, init_state, replicate_rngs, step
+    from sim.core.metrics import measure
+    from sim.core.params import Params
+    from sim.core.scenario import compile_schedule
 
     kernel.warm()
     ctx = Context(world, Params(), compile_schedule(scenario, world, max(kernel_steps, ref_steps)))
@@ -143,11 +143,11 @@ def per_step(world, scenario, replicates: int, kernel_steps: int, ref_steps: int
 
 
 def per_step_shell(world, scenario, steps: int, repeats: int) -> float:
-    """Seconds per step of ``sim.kernel.step`` at R = 1 (the Mesa shell's path: one kernel call per step)."""
-    from sim import kernel
-    from sim.dynamics import Context, init_state, replicate_rngs
-    from sim.params import Params
-    from sim.scenario import compile_schedule
+    """Seconds per step of ``sim.core.kernel.step`` at R = 1 (the Mesa shell's path: one kernel call per step)."""
+    from sim.core import kernel
+    from sim.core.dynamics import Context, init_state, replicate_rngs
+    from sim.core.params import Params
+    from sim.core.scenario import compile_schedule
 
     ctx = Context(world, Params(), compile_schedule(scenario, world, steps))
     out = []
@@ -161,8 +161,8 @@ def per_step_shell(world, scenario, steps: int, repeats: int) -> float:
 
 
 def kernel_vs_reference(repeats: int, synthetic_sizes) -> list[dict]:
-    from sim.scenario import Scenario
-    from sim.world import synthetic_world
+    from sim.core.scenario import Scenario
+    from sim.core.world import synthetic_world
 
     _, base, _, _ = bench_setup()
     rows = []
@@ -210,11 +210,11 @@ def end_to_end(work: Path, index: int, name: str = EXPERIMENT, extra=()) -> tupl
 
 def kernel_points(points) -> float:
     """Seconds to step the given points' blocks of replicates with the compiled kernel only (no recording, no I/O)."""
-    from sim import kernel
-    from sim.batch import inputs_for
-    from sim.design import point_values
-    from sim.dynamics import Context, init_state, replicate_rngs
-    from sim.scenario import compile_schedule
+    from sim.core import kernel
+    from sim.engine.batch import inputs_for
+    from sim.engine.design import point_values
+    from sim.core.dynamics import Context, init_state, replicate_rngs
+    from sim.core.scenario import compile_schedule
 
     kernel.warm()
     _, base, factors, table = bench_setup()
@@ -248,8 +248,8 @@ def mesa_batch_run(base, factors, table, points: int, repeats: int) -> tuple[lis
     import mesa
 
     from sim import RegionalAlignmentModel
-    from sim.batch import inputs_for
-    from sim.design import point_values
+    from sim.engine.batch import inputs_for
+    from sim.engine.design import point_values
 
     params, scenario, steps = [], None, None
     for p in range(points):
@@ -315,10 +315,10 @@ def sobol_study(work: Path, samples: int) -> dict:
 
 def scaling(sizes, steps: int, repeats: int) -> list[dict]:
     """Seconds per step (median of repeats) and peak traced memory of one replicate on synthetic worlds."""
-    from sim.params import Params
-    from sim.scenario import Scenario
-    from sim.simulate import simulate
-    from sim.world import synthetic_world
+    from sim.core.params import Params
+    from sim.core.scenario import Scenario
+    from sim.engine.simulate import simulate
+    from sim.core.world import synthetic_world
 
     scenario = Scenario(name="synthetic", description="no great-power strategies set (defaults)")
     rows = []
@@ -343,7 +343,7 @@ def scaling(sizes, steps: int, repeats: int) -> list[dict]:
 
 def compilation() -> dict:
     """Seconds to get the kernel ready in a fresh process: with an empty cache (compiling), then from the cache."""
-    code = "import time; t = time.perf_counter(); import sim.kernel as k; k.warm(True); print(time.perf_counter() - t)"
+    code = "import time; t = time.perf_counter(); import sim.core.kernel as k; k.warm(True); print(time.perf_counter() - t)"
     with tempfile.TemporaryDirectory(prefix="sim-numba-") as d:
         env = {**os.environ, "NUMBA_CACHE_DIR": d}
         out = {}
@@ -376,7 +376,7 @@ def report(res: dict, args, c: int, n_runs: int, cfg, base, table, load0, load1)
         cmp_ = res["compilation"]
         lines += ["", f"Kernel ready in a fresh process: {cmp_['compile']:.0f} s with an empty cache (numba compiles "
                       f"it once after install or upgrade, saying so on stderr), {cmp_['load']:.2f} s from the cache "
-                      f"(import of numba and sim.kernel included)."]
+                      f"(import of numba and sim.core.kernel included)."]
     lines += ["", f"**Batch engine**: {n_runs} runs ({len(table)} points x {base.replicates} replicates x {cfg.steps} "
                   f"steps, world {base.world.name}), {c} cores, median of {args.repeats}", "",
               "| measurement | runs measured | wall s (median) | scaled to 1,000 runs, s | runs/s | "

@@ -1,10 +1,10 @@
 #!/usr/bin/env python
-"""Screenshots of the browser page (sim/app.py) and of report pages, in headless Chromium through Playwright.
+"""Screenshots of the browser page (sim/shell/app.py) and of report pages, in headless Chromium through Playwright.
 
 Plain ``chromium --headless --screenshot URL`` captures the page before
 solara has connected, i.e. only its "Loading app" spinner: the page is a
 live app that draws after a websocket round trip. This script does what
-tests/test_app.py does instead: it starts ``solara run sim/app.py`` on a free
+tests/test_app.py does instead: it starts ``solara run sim/shell/app.py`` on a free
 loopback port, opens it with Playwright (driving /usr/bin/chromium, no
 Playwright browser download), waits for the year to show, presses Step, and
 saves the screenshot once the figures have arrived.
@@ -58,11 +58,11 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve_app(log_path: Path, timeout: float = 40.0):
-    """Run ``solara run sim/app.py`` on a free port; yield its URL; stop it (only this process) at the end."""
+    """Run ``solara run sim/shell/app.py`` on a free port; yield its URL; stop it (only this process) at the end."""
     port = free_port()
     log = open(log_path, "w")
     env = dict(os.environ, SOLARA_TELEMETRY_MIXPANEL_ENABLE="False", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "solara", "run", "sim/app.py", "--host", "127.0.0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "solara", "run", "sim/shell/app.py", "--host", "127.0.0.1",
                              "--port", str(port), "--production", "--no-open"],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
@@ -125,7 +125,7 @@ def shoot_app(out: Path, steps: int = 10, scenario: str = "baseline", seed: int 
     from playwright.sync_api import sync_playwright
 
     sys.path.insert(0, str(ROOT))
-    from sim.model import RegionalAlignmentModel
+    from sim.shell.model import RegionalAlignmentModel
 
     model = RegionalAlignmentModel(scenario_name=scenario, rng=seed)
     start, spy = model.context.schedule.start_year, model.context.schedule.steps_per_year

@@ -1,6 +1,6 @@
-"""``python -m sim``: the Hydra command line (see :mod:`sim.cli`)."""
+"""``python -m sim``: the Hydra command line (see :mod:`sim.face.cli`)."""
 
-from .cli import main
+from .face.cli import main
 
 if __name__ == "__main__":
     main()

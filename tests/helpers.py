@@ -6,11 +6,11 @@ import dataclasses
 
 import numpy as np
 
-from sim.dynamics import STATE_ARRAYS, Context, init_state, replicate_rngs, step
-from sim.params import Params, with_overrides
-from sim.scenario import Scenario, compile_schedule, load_scenario
-from sim.simulate import simulate, summarize
-from sim.world import load_world, synthetic_world
+from sim.core.dynamics import STATE_ARRAYS, Context, init_state, replicate_rngs, step
+from sim.core.params import Params, with_overrides
+from sim.core.scenario import Scenario, compile_schedule, load_scenario
+from sim.engine.simulate import simulate, summarize
+from sim.core.world import load_world, synthetic_world
 
 TURKIC = load_world("turkic")
 MECHANISMS = [f.name for f in dataclasses.fields(Params().mechanisms)]

@@ -2,7 +2,7 @@
 
 The report (`sim.report`) only reads directories; these builders WRITE them
 the way the producers (the Hydra face, the batch engine) do, from real runs
-of the core (`sim.simulate`) with few steps and replicates, so every column
+of the core (`sim.engine.simulate`) with few steps and replicates, so every column
 the contract names is present with realistic values. Each kind of directory
 can carry one deliberately broken job:
 
@@ -26,11 +26,11 @@ import pandas as pd
 import yaml
 
 import sim
-from sim.metrics import PHASES
-from sim.params import Params, flatten, with_overrides
-from sim.scenario import load_scenario
-from sim.simulate import flat_summary, simulate, summarize
-from sim.world import LEVELS, WORLD_DIR, load_world
+from sim.core.metrics import PHASES
+from sim.core.params import Params, flatten, with_overrides
+from sim.core.scenario import load_scenario
+from sim.engine.simulate import flat_summary, simulate, summarize
+from sim.core.world import LEVELS, WORLD_DIR, load_world
 
 WORLD = load_world("turkic")
 SCRIPT_NAME = "<script>alert('x')</script>"  # a hostile scenario name for the escaping tests
@@ -39,7 +39,7 @@ SCRIPT_NAME = "<script>alert('x')</script>"  # a hostile scenario name for the e
 # --------------------------------------------------------------------------- tables of one run
 
 def trajectory_tables(tr) -> dict[str, pd.DataFrame]:
-    """The four tables of a run directory (DATA.md) from a :class:`sim.simulate.Trajectory`."""
+    """The four tables of a run directory (DATA.md) from a :class:`sim.engine.simulate.Trajectory`."""
     w = tr.ctx.world
     reps = tr.replicates
     T1, R = tr.timeseries["phase"].shape

@@ -1,11 +1,11 @@
-"""The browser page (sim/app.py, the ``viz`` extra): its helpers, Mesa's parameter checks, and the page itself.
+"""The browser page (sim/shell/app.py, the ``viz`` extra): its helpers, Mesa's parameter checks, and the page itself.
 
 The helper tests need solara (and what ``mesa.visualization`` imports); the page
 test also needs Playwright (Python) and Debian's ``chromium``. Each test skips
 with the reason when something is missing, so the core suite runs without the
 extra (``scripts/install_browser.sh`` installs it all).
 
-The page test starts ``solara run sim/app.py`` on a free loopback port (the
+The page test starts ``solara run sim/shell/app.py`` on a free loopback port (the
 helpers of scripts/screenshot.py, which makes docs/screenshots/app.png the same
 way), drives it in headless Chromium (steps, year shown, figures drawn, colour
 toggle, scenario picker + Reset) and checks what a reader sees: the years on the
@@ -50,9 +50,9 @@ def _need_viz():
 @pytest.fixture(scope="module")
 def app():
     _need_viz()
-    import sim.app
+    import sim.shell.app
 
-    return sim.app
+    return sim.shell.app
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +67,8 @@ def stepped(app):
 
 
 def test_model_params_cover_scenarios_and_defaults(app):
-    from sim.params import Params
-    from sim.scenario import SCENARIO_DIR
+    from sim.core.params import Params
+    from sim.core.scenario import SCENARIO_DIR
 
     mp = app.model_params()
     names = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
@@ -91,7 +91,7 @@ def test_model_params_pass_mesas_own_check(app):
 
 
 def test_explorer_model_is_the_core_model_with_overrides(app):
-    from sim.model import RegionalAlignmentModel
+    from sim.shell.model import RegionalAlignmentModel
 
     kwargs = {k: v["value"] for k, v in app.model_params().items()}
     kwargs.update(pressure__intensity=0.9, identity__confidence=0.15, rng=4)
@@ -289,7 +289,7 @@ def server(tmp_path):
 
 def _other_scenario(start_year: int) -> tuple[str, int] | None:
     """A scenario whose start year differs from the default one (to see Reset take the picker's value)."""
-    from sim.scenario import SCENARIO_DIR, load_scenario
+    from sim.core.scenario import SCENARIO_DIR, load_scenario
 
     for path in sorted(SCENARIO_DIR.glob("*.yaml")):
         try:

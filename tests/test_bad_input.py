@@ -254,7 +254,7 @@ def test_a_truncated_chunk_is_set_aside_and_its_runs_recomputed(experiment, tmp_
     cut = {f.name: f.read_bytes() for f in damaged}
 
     before = tree(work)
-    merge = run([PY, "-m", "sim.batch", "merge", work], tmp_path)  # reading alone names the damaged file
+    merge = run([PY, "-m", "sim.engine.batch", "merge", work], tmp_path)  # reading alone names the damaged file
     one_line(merge, str(results[1]), "cannot be read", prefix="error: ", status=2)
     assert tree(work) == before
 

@@ -1,4 +1,4 @@
-"""Tests for sim.batch: the sweep engine (reproducibility across splits, resume, failures, shards, launchers).
+"""Tests for sim.engine.batch: the sweep engine (reproducibility across splits, resume, failures, shards, launchers).
 
 Tiny designs only (conf/experiment/test_tiny.yaml: 2 x 2 points, 3 replicates, 5 steps).
 """
@@ -19,9 +19,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from pandas.testing import assert_frame_equal
 
-import sim.batch as batch
-from sim.config import CONF_DIR, HYDRA_VERSION_BASE, ConfigError
-from sim.simulate import simulate, summarize
+import sim.engine.batch as batch
+from sim.face.config import CONF_DIR, HYDRA_VERSION_BASE, ConfigError
+from sim.engine.simulate import simulate, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -61,7 +61,7 @@ def test_shards_partition_the_keys_in_contiguous_slices(points, reps, K):
 
 
 def test_tasks_cover_pending_keys_in_blocks():
-    from sim.design import Factor
+    from sim.engine.design import Factor
 
     table = pd.DataFrame({"point": [0, 1], "x": [0.1, 0.2]})
     f = [Factor("x", "params", "pressure.intensity", float)]
@@ -98,8 +98,8 @@ def test_aggregates_are_the_quantiles_of_the_replicates(serial):
     out, _ = serial
     _, agg = tables(out)
     cfg = tiny()
-    from sim.config import validate
-    from sim.params import with_overrides
+    from sim.face.config import validate
+    from sim.core.params import with_overrides
 
     v = validate(cfg)
     p = with_overrides(v.params, {"pressure.intensity": 0.8, "identity.confidence": 0.4})  # point 3
@@ -113,8 +113,8 @@ def test_a_row_is_the_replicate_run_alone(serial):
     """Replicate k of point p equals simulate(..., replicates=1, first=k): bit-identical whatever the batch."""
     out, _ = serial
     res, _ = tables(out)
-    from sim.config import validate
-    from sim.params import with_overrides
+    from sim.face.config import validate
+    from sim.core.params import with_overrides
 
     v = validate(tiny())
     p = with_overrides(v.params, {"pressure.intensity": 0.2, "identity.confidence": 0.4})  # point 1
@@ -163,10 +163,10 @@ def test_workers_import_neither_mesa_nor_hydra():
         mods = pool.submit(batch._worker_modules).result()
     assert "sim" in mods and "numpy" in mods
     assert "mesa" not in mods and "hydra" not in mods
-    out = subprocess.run([PY, "-X", "importtime", "-c", "import sim.batch"], capture_output=True, text=True,
+    out = subprocess.run([PY, "-X", "importtime", "-c", "import sim.engine.batch"], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if "|" in line}
-    assert "sim.batch" in imported and not {m for m in imported if m.split(".")[0] in ("mesa", "hydra")}
+    assert "sim.engine.batch" in imported and not {m for m in imported if m.split(".")[0] in ("mesa", "hydra")}
 
 
 # --------------------------------------------------------------------------- resume, faults

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from helpers import TURKIC, assert_states_equal, params
 
-import sim.calibrate as cal
-from sim.scenario import load_scenario
-from sim.simulate import posterior_params, simulate
+import sim.studies.calibrate as cal
+from sim.core.scenario import load_scenario
+from sim.engine.simulate import posterior_params, simulate
 
 
 def _record(**changes):
@@ -124,7 +124,7 @@ def test_posterior_figure_is_drawn(posterior, tmp_path):
 
 
 def test_priors_lie_inside_the_documented_ranges():
-    from sim.oat import range_ends
+    from sim.studies.oat import range_ends
 
     for name, (lo, hi, why) in cal.PRIORS.items():
         dlo, dhi = range_ends(name)
@@ -136,7 +136,7 @@ def test_defaults_are_the_posterior_median_and_say_calibrated_or_judgement():
     parameters of the shipped posterior, at its weighted median (3 significant digits)."""
     import re
 
-    from sim.params import Params, flatten
+    from sim.core.params import Params, flatten
 
     post = cal.load_posterior()
     median = {r["parameter"]: r["median"] for r in cal.posterior_summary(post)}
@@ -158,7 +158,7 @@ def test_defaults_are_the_posterior_median_and_say_calibrated_or_judgement():
 
 
 def test_backtest_tables_by_hand():
-    from sim.backtest import summarize_backtest
+    from sim.studies.backtest import summarize_backtest
 
     records = [_record(), _record(level_HUN="none"), _record(tkm_hedges_all=False, level_HUN="none")]
     years = {"UZB": [2015.0, 2019.0, None], "TKM": [2010.0, 2010.0, 2012.0], "HUN": [2018.0, None, None],

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from sim.config import config_hash
-from sim.metrics import PHASES
+from sim.face.config import config_hash
+from sim.core.metrics import PHASES
 
 TABLES = ("timeseries", "agents", "events", "pairs")
 FIGURES = ("conditions.png", "memberships.png", "network.png")

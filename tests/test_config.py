@@ -1,7 +1,7 @@
-"""Tests for the config tree (conf/) and sim.config: composition, schema, ranges, scenarios, tables, figures, io.
+"""Tests for the config tree (conf/) and sim.face.config: composition, schema, ranges, scenarios, tables, figures, io.
 
 Every scenario is composed with Hydra's compose API and run for a few steps
-through ``sim.cli.run``; every experiment file is composed and validated (the
+through ``sim.face.cli.run``; every experiment file is composed and validated (the
 batch engine runs them). Output goes to ``tmp_path`` only.
 """
 
@@ -18,16 +18,16 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from sim.cli import check_output_dir, run
-from sim.config import CONF_DIR, HYDRA_VERSION_BASE, USER_ERRORS, build_world, config_hash, validate
-from sim.design import ExperimentConfig
-from sim.figures import write_run_figures
-from sim.io import write_atomic, write_json_atomic
-from sim.params import RANGES, Params, flatten
-from sim.scenario import Scenario, ScenarioError, load_scenario
-from sim.simulate import simulate
-from sim.tables import run_tables
-from sim.world import LEVELS, WorldError, load_world
+from sim.face.cli import check_output_dir, run
+from sim.face.config import CONF_DIR, HYDRA_VERSION_BASE, USER_ERRORS, build_world, config_hash, validate
+from sim.engine.design import ExperimentConfig
+from sim.report.figures import write_run_figures
+from sim.engine.io import write_atomic, write_json_atomic
+from sim.core.params import RANGES, Params, flatten
+from sim.core.scenario import Scenario, ScenarioError, load_scenario
+from sim.engine.simulate import simulate
+from sim.engine.tables import run_tables
+from sim.core.world import LEVELS, WorldError, load_world
 
 SCENARIOS = sorted(p.stem for p in (CONF_DIR / "scenario").glob("*.yaml"))
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
@@ -133,10 +133,10 @@ def test_example_experiment_is_the_3x3_pressure_identity_grid():
 
 
 def test_run_hands_an_experiment_to_the_batch_engine(tmp_path, monkeypatch):
-    import sim.batch
+    import sim.engine.batch
 
     calls = []
-    monkeypatch.setattr(sim.batch, "run_experiment", lambda cfg, d: calls.append((cfg.experiment.name, d)) or {"ok": 1})
+    monkeypatch.setattr(sim.engine.batch, "run_experiment", lambda cfg, d: calls.append((cfg.experiment.name, d)) or {"ok": 1})
     cfg = compose_config("experiment=pressure_identity_grid", f"hydra.run.dir={tmp_path}/exp", hydra=True)
     assert run(cfg) == {"ok": 1}
     assert calls == [("pressure_identity_grid", (tmp_path / "exp").absolute())]

@@ -1,4 +1,4 @@
-"""Tests for sim.design: expanding experiment designs into points tables, and validating them."""
+"""Tests for sim.engine.design: expanding experiment designs into points tables, and validating them."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from sim.config import CONF_DIR, HYDRA_VERSION_BASE
-from sim.design import (
+from sim.face.config import CONF_DIR, HYDRA_VERSION_BASE
+from sim.engine.design import (
     DesignConfig,
     DesignError,
     as_design,

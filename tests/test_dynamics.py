@@ -1,9 +1,9 @@
 """The core: reproducibility, invariants, hand-computed cases, and theory directions.
 
 The hand-computed cases run on both implementations of a step: the numpy
-reference (sim.dynamics.step) and the compiled kernel (sim.kernel.step, what
+reference (sim.core.dynamics.step) and the compiled kernel (sim.core.kernel.step, what
 every run uses); tests/test_kernel.py checks that the two agree on seeded runs.
-Runs through sim.simulate are on the kernel. Theory-direction tests average
+Runs through sim.engine.simulate are on the kernel. Theory-direction tests average
 over many seeds (fixed master seeds, never searched) and assert the direction
 DOMAIN.md §2 predicts.
 """
@@ -19,12 +19,12 @@ from helpers import (MECHANISMS, TURKIC, assert_states_equal, baseline, final_st
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
-import sim.kernel as kernel
-from sim.dynamics import Context, init_state, replicate_rngs, step
-from sim.metrics import CONDITIONS
-from sim.scenario import compile_schedule, load_scenario
-from sim.simulate import simulate
-from sim.world import synthetic_world
+import sim.core.kernel as kernel
+from sim.core.dynamics import Context, init_state, replicate_rngs, step
+from sim.core.metrics import CONDITIONS
+from sim.core.scenario import compile_schedule, load_scenario
+from sim.engine.simulate import simulate
+from sim.core.world import synthetic_world
 
 
 # --------------------------------------------------------------------------- reproducibility

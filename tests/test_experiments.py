@@ -32,7 +32,7 @@ def test_experiment_config_runs_at_tiny_size(name, tmp_path):
 
 
 def test_backtest_runs_at_tiny_size(tmp_path):
-    from sim.backtest import main
+    from sim.studies.backtest import main
 
     assert main(["--replicates", "2", "--source", "default", "-o", str(tmp_path)]) == 0
     for table in ("targets", "roster", "predictions"):
@@ -40,7 +40,7 @@ def test_backtest_runs_at_tiny_size(tmp_path):
 
 
 def test_one_at_a_time_table_runs_for_one_parameter(tmp_path):
-    from sim.oat import main
+    from sim.studies.oat import main
 
     assert main(["--replicates", "2", "-o", str(tmp_path / "oat"), "pressure.intensity"]) == 0
     assert "pressure.intensity" in (tmp_path / "oat.md").read_text(encoding="utf-8")

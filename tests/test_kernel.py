@@ -1,4 +1,4 @@
-"""The compiled kernel (sim.kernel) against the numpy reference (sim.dynamics.step + sim.metrics.measure).
+"""The compiled kernel (sim.core.kernel) against the numpy reference (sim.core.dynamics.step + sim.core.metrics.measure).
 
 On seeded runs the two must give the same discrete outcomes -- memberships, postures,
 foundings, incidents (the event log, entry by entry), phases and every count -- and the
@@ -18,22 +18,22 @@ from helpers import MECHANISMS, TURKIC, params, quiet_scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
-import sim.kernel as kernel
-import sim.kernel_jit as jit
-from sim.dynamics import (LEVEL_WEIGHT, SECURITY_MECHANISMS, STATE_ARRAYS, Context, Event, init_state,
+import sim.core.kernel as kernel
+import sim.core.kernel_jit as jit
+from sim.core.dynamics import (LEVEL_WEIGHT, SECURITY_MECHANISMS, STATE_ARRAYS, Context, Event, init_state,
                           replicate_rngs, shared_institutions, step)
-from sim.metrics import measure
-from sim.params import Params, flatten
-from sim.scenario import compile_schedule, load_scenario
-from sim.simulate import AGENT_FIELDS, PAIR_FIELDS, agent_rows, simulate
-from sim.world import synthetic_world
+from sim.core.metrics import measure
+from sim.core.params import Params, flatten
+from sim.core.scenario import compile_schedule, load_scenario
+from sim.engine.simulate import AGENT_FIELDS, PAIR_FIELDS, agent_rows, simulate
+from sim.core.world import synthetic_world
 
 ATOL = 1e-12
 DISCRETE_METRICS = {"year", "members", "incidents", "member_incidents", "blocs", "phase", "years_since_incident"}
 
 
 def reference(world, scenario, p, seed, replicates, steps=None, first=0, checkpoint_every=5):
-    """The numpy loop: dynamics.step, then metrics.measure, agent_rows and checkpoint pairs (sim.simulate before #13)."""
+    """The numpy loop: dynamics.step, then metrics.measure, agent_rows and checkpoint pairs (sim.engine.simulate before #13)."""
     ctx = Context(world, p, compile_schedule(scenario, world, steps))
     T = ctx.schedule.steps
     rngs = replicate_rngs(seed, replicates, first)
@@ -183,12 +183,12 @@ def test_kernel_equals_reference_for_any_valid_parameters(n, world_seed, seed, i
 def test_identical_identities_differ_only_by_the_reference_rounding():
     """The one known float difference beyond 1e-12: two identical identity vectors.
 
-    sim.dynamics.similarity computes ||x_i - x_j||^2 as sq_i + sq_j - 2 x_i.x_j with numpy's
+    sim.core.dynamics.similarity computes ||x_i - x_j||^2 as sq_i + sq_j - 2 x_i.x_j with numpy's
     sum and einsum, which add in different orders (einsum in SIMD lanes), so for x_i == x_j it
     returns 1 - 1e-8 rather than 1; the kernel, adding both in the same order, returns exactly 1.
     With convergence 0.5 two states that meet land on the same point and stay there.
     """
-    from sim.dynamics import similarity
+    from sim.core.dynamics import similarity
 
     x = np.array([[[0.3, 0.7, 0.11, 0.9], [0.3, 0.7, 0.11, 0.9]]])
     assert similarity(x)[0, 0, 1] <= 1.0  # (1 - 1e-8 on this machine: rounding)
@@ -201,9 +201,9 @@ def test_posterior_predictive_runs_on_the_kernel(tmp_path, monkeypatch):
     """params.calibration.source=posterior: each replicate its own posterior draw, the same as the reference's."""
     import pandas as pd
 
-    import sim.calibrate as cal
-    from sim.calibrate import load_posterior
-    from sim.simulate import posterior_params
+    import sim.studies.calibrate as cal
+    from sim.studies.calibrate import load_posterior
+    from sim.engine.simulate import posterior_params
 
     path = tmp_path / "posterior.parquet"  # a hand-made posterior (as in tests/test_calibrate.py)
     pd.DataFrame({"pressure.intensity": [0.1, 0.5, 0.9], "choice.balance": [2.0, 6.0, 9.0],

@@ -10,10 +10,10 @@ import pytest
 from helpers import TURKIC, baseline
 
 from sim import RegionalAlignmentModel
-from sim.agents import GreatPowerAgent, Level, Posture, StateAgent
-from sim.metrics import PHASES
-from sim.params import Params, ParamError
-from sim.simulate import simulate
+from sim.shell.agents import GreatPowerAgent, Level, Posture, StateAgent
+from sim.core.metrics import PHASES
+from sim.core.params import Params, ParamError
+from sim.engine.simulate import simulate
 
 
 def test_default_model_runs_and_summarises():
@@ -44,10 +44,10 @@ def test_model_is_replicate_of_the_core():
 
 
 def test_model_runs_the_compiled_kernel_and_matches_the_reference():
-    """The shell steps sim.kernel (one call per step); the numpy reference step gives the same run."""
-    from sim.dynamics import init_state, replicate_rngs, step
-    from sim.kernel_jit import _advance
-    from sim.metrics import measure
+    """The shell steps sim.core.kernel (one call per step); the numpy reference step gives the same run."""
+    from sim.core.dynamics import init_state, replicate_rngs, step
+    from sim.core.kernel_jit import _advance
+    from sim.core.metrics import measure
 
     m = RegionalAlignmentModel(rng=6, scenario_name="historical")
     st = init_state(m.context, 1)

@@ -1,19 +1,19 @@
 """Every parameter earns its place (issue: a documented regime in which it changes an outcome).
 
-For each parameter of conf/params/ the one-at-a-time comparison of sim.oat (low
+For each parameter of conf/params/ the one-at-a-time comparison of sim.studies.oat (low
 vs high end of its documented range, common random numbers, 40 replicates) must
-change at least one outcome of sim.simulate.outcomes beyond noise (>= 3 paired
-standard errors, not exactly zero) in its documented regime (sim.oat.regime:
-the baseline unless sim.oat.REGIMES names another). Checked on master seeds 0-4
-with `python -m sim.oat --seed S` before this test was trusted; it runs seed 0.
+change at least one outcome of sim.engine.simulate.outcomes beyond noise (>= 3 paired
+standard errors, not exactly zero) in its documented regime (sim.studies.oat.regime:
+the baseline unless sim.studies.oat.REGIMES names another). Checked on master seeds 0-4
+with `python -m sim.studies.oat --seed S` before this test was trusted; it runs seed 0.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from sim.oat import beyond_noise, effect, parameter_names, regime, strongest
-from sim.params import RANGES, Params, flatten
+from sim.studies.oat import beyond_noise, effect, parameter_names, regime, strongest
+from sim.core.params import RANGES, Params, flatten
 
 
 def test_every_parameter_is_covered():

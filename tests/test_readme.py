@@ -21,7 +21,7 @@ def test_readme_seed_claims():
     import numpy as np
 
     import sim
-    from sim.dynamics import replicate_rngs
+    from sim.core.dynamics import replicate_rngs
 
     child = np.random.SeedSequence(3).spawn(5)[4]
     a = replicate_rngs(3, 1, first=4)[0].random(3)
@@ -29,5 +29,5 @@ def test_readme_seed_claims():
     assert np.array_equal(a, b)
     m = sim.RegionalAlignmentModel(rng=3, replicate=4)
     m.step()
-    tr = sim.simulate(m.world, m.regional_scenario, m.params, seed=3, replicates=5, steps=1)
+    tr = sim.engine.simulate(m.world, m.regional_scenario, m.params, seed=3, replicates=5, steps=1)
     assert np.array_equal(m.state.trust[0], tr.final.trust[4])

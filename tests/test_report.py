@@ -20,7 +20,7 @@ from sim.report import data as D
 from sim.report import plots as P
 from sim.report.__main__ import main
 from sim.report.load import load
-from sim.metrics import PHASES
+from sim.core.metrics import PHASES
 
 IMG = re.compile(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+"')
 CAPTION = re.compile(r"<figcaption><b>Figure (\d+)\. ")
@@ -424,7 +424,7 @@ def test_exact_command_includes_the_hydra_overrides(reports, tmp_path):
 
 
 def test_sweep_folders_exclude_the_overrides_that_are_not_swept():
-    from sim.hydra_callbacks import fixed_override_keys
+    from sim.face.hydra_callbacks import fixed_override_keys
 
     assert fixed_override_keys(["scenario=baseline,ots_plus", "replicates=30", "figures=false",
                                 "params.pressure.intensity=0.8"]) == ["figures", "params.pressure.intensity",

@@ -22,8 +22,8 @@ import pytest
 from sim.report import Options, make_report
 from sim.report.load import load
 
-pytest.importorskip("sim.cli")
-batch = pytest.importorskip("sim.batch")
+pytest.importorskip("sim.face.cli")
+batch = pytest.importorskip("sim.engine.batch")
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""sim.sensitivity: Morris and Sobol analyses on hand-made experiment tables with known answers, the
+"""sim.studies.sensitivity: Morris and Sobol analyses on hand-made experiment tables with known answers, the
 study configs (every numeric parameter, the documented ranges), the figures, and (slow) both configs end to end."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim import sensitivity as S
+from sim.studies import sensitivity as S
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf" / "experiment"
@@ -290,13 +290,13 @@ def _factors(name: str) -> dict:
 
 
 def _numeric_parameters() -> dict:
-    from sim.params import Params, flatten
+    from sim.core.params import Params, flatten
 
     return {k: v for k, v in flatten(Params()).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def test_morris_config_screens_every_numeric_parameter_over_its_documented_range():
-    from sim.oat import range_ends
+    from sim.studies.oat import range_ends
 
     factors = _factors("sensitivity_morris")
     numeric = _numeric_parameters()
@@ -315,7 +315,7 @@ def _judgement_values() -> dict:
 
 
 def test_local_morris_config_screens_every_numeric_parameter_around_its_judgement_value():
-    from sim.oat import range_ends
+    from sim.studies.oat import range_ends
 
     factors = _factors("sensitivity_morris_local")
     numeric = _numeric_parameters()
@@ -365,7 +365,7 @@ def test_study_config_runs_and_is_analysed_at_tiny_size(name, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     results = pd.read_parquet(tmp_path / "exp" / "results.parquet")
     assert len(results) == 2 * len(pd.read_parquet(tmp_path / "exp" / "design.parquet"))
-    out = subprocess.run([sys.executable, "-m", "sim.sensitivity", str(tmp_path / "exp"), "-o", str(tmp_path / "out")],
+    out = subprocess.run([sys.executable, "-m", "sim.studies.sensitivity", str(tmp_path / "exp"), "-o", str(tmp_path / "out")],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     kind = "morris" if "morris" in name else "sobol"

@@ -14,11 +14,11 @@ from helpers import TURKIC, params
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
-from sim.dynamics import Context, init_state, replicate_rngs, step
-from sim.metrics import CONDITIONS, measure
-from sim.params import Params
-from sim.scenario import compile_schedule, load_scenario
-from sim.simulate import outcomes, simulate
+from sim.core.dynamics import Context, init_state, replicate_rngs, step
+from sim.core.metrics import CONDITIONS, measure
+from sim.core.params import Params
+from sim.core.scenario import compile_schedule, load_scenario
+from sim.engine.simulate import outcomes, simulate
 
 PRESENT_DAY = ("russia_resurgence", "china_expansion", "us_retrenchment", "great_power_rivalry",
                "russia_distracted", "ots_plus")

@@ -1,4 +1,4 @@
-"""Tests for sim.world: the Turkic world of DOMAIN.md §3-4, validation, the synthetic generator."""
+"""Tests for sim.core.world: the Turkic world of DOMAIN.md §3-4, validation, the synthetic generator."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.world import LEVELS, WORLD_DIR, World, WorldError, load_world, synthetic_world, world_from_dict
+from sim.core.world import LEVELS, WORLD_DIR, World, WorldError, load_world, synthetic_world, world_from_dict
 
 TURKIC = WORLD_DIR / "turkic.yaml"
 MEMBER, OBSERVER, PARTNER, NONE = (LEVELS.index(x) for x in ("member", "observer", "partner", "none"))

@@ -19,7 +19,7 @@ and writes, into ``DIR/report/`` (or ``--out``), without touching the inputs:
 The report directory is built under a temporary name beside its destination
 and renamed into place at the end, so a killed report never leaves a
 half-written ``report/`` that looks complete; each file inside is written
-with the atomic writers of :mod:`sim.io`. A figure whose inputs are absent is
+with the atomic writers of :mod:`sim.engine.io`. A figure whose inputs are absent is
 skipped with a one-line note; it never stops the report.
 
 Library use: :func:`make_report` (returns a :class:`Report`), or
@@ -46,8 +46,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
-from ..io import write_atomic, write_text_atomic
-from ..metrics import PHASES
+from ..engine.io import write_atomic, write_text_atomic
+from ..core.metrics import PHASES
 from . import data as D
 from . import plots as P
 from .load import ReportError, Study, short_name
@@ -189,7 +189,7 @@ def _hydra_overrides(path: Path) -> tuple[list[str], list[str]] | None:
 
 
 def _command(task: list[str], hydra: list[str], multirun: bool) -> str:
-    # hydra.mode is Hydra's own; exclude_keys is what sim.hydra_callbacks.SweepFolders adds (folder names only)
+    # hydra.mode is Hydra's own; exclude_keys is what sim.face.hydra_callbacks.SweepFolders adds (folder names only)
     extra = [o for o in hydra if not o.startswith(("hydra.mode=", "hydra.job.config.override_dirname.exclude_keys="))]
     return " ".join(["python -m sim" + (" -m" if multirun else "")] + [shlex.quote(o) for o in task + extra])
 

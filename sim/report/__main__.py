@@ -15,7 +15,7 @@ import os
 import shlex
 import sys
 
-from ..metrics import PHASES
+from ..core.metrics import PHASES
 
 
 def _phases(text: str) -> tuple[str, ...]:
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
         print(f"sim-report: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        from ..io import os_error_line
+        from ..engine.io import os_error_line
 
         print(f"sim-report: error: {os_error_line(exc)} (the report was not written)", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""One colour map and one set of human names, shared by the report (:mod:`sim.report.plots`) and the page (sim/app.py).
+"""One colour map and one set of human names, shared by the report (:mod:`sim.report.plots`) and the page (sim/shell/app.py).
 
 A phase, a membership level, a posture or a metric has the same colour and
 the same name in every figure of a report and on the browser page, so a
@@ -8,11 +8,11 @@ solara: plain hex strings and dicts.
 * :data:`PHASE_COLORS`: a light sequential ramp none → mature-tight (light
   enough to shade a plot's background behind lines);
 * :data:`LEVEL_COLORS`: none → member, light grey to dark blue (the order of
-  :data:`sim.world.LEVELS`);
+  :data:`sim.core.world.LEVELS`);
 * :data:`POSTURE_COLORS`: balance (orange-brown) ↔ hedge (grey) ↔ bandwagon
   (purple), the ends of the diverging map of the posture figure;
 * :data:`METRIC_COLORS` / :data:`METRIC_NAMES`: the Adler–Barnett conditions,
-  member trust and peace, keyed by the metric names of :func:`sim.metrics.measure`;
+  member trust and peace, keyed by the metric names of :func:`sim.core.metrics.measure`;
 * :data:`GROUP_COLORS` / :data:`GROUP_STYLES`: scenarios or design points in a
   shared panel (colour-blind-safe Okabe–Ito colours, each with its own line
   style and marker so that identical curves stay distinguishable);
@@ -21,15 +21,15 @@ solara: plain hex strings and dicts.
 
 from __future__ import annotations
 
-from ..metrics import PHASES
-from ..world import LEVELS
+from ..core.metrics import PHASES
+from ..core.world import LEVELS
 
 PHASE_COLORS = dict(zip(PHASES, ("#f0f0f0", "#fde9a9", "#b7e1a1", "#7fb8dc", "#2c6fb0")))
 #: Text colour that reads on each phase colour.
 PHASE_TEXT = dict(zip(PHASES, ("#222222", "#222222", "#222222", "#111111", "#ffffff")))
 LEVEL_COLORS = dict(zip(LEVELS, ("#e0e0e0", "#c6dbef", "#6baed6", "#08519c")))
 LEVEL_TEXT = dict(zip(LEVELS, ("#222222", "#222222", "#111111", "#ffffff")))
-#: Posture codes as stored in the tables (agents.parquet ``posture_<GP>``, :class:`sim.agents.Posture`).
+#: Posture codes as stored in the tables (agents.parquet ``posture_<GP>``, :class:`sim.shell.agents.Posture`).
 POSTURE_NAMES = {-1: "balance", 0: "hedge", 1: "bandwagon"}
 POSTURE_LETTERS = {"balance": "B", "hedge": "H", "bandwagon": "W"}
 POSTURE_COLORS = {"balance": "#b35806", "hedge": "#f2f2f2", "bandwagon": "#542788"}

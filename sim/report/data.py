@@ -29,8 +29,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..metrics import CONDITIONS, PHASES
-from ..world import LEVELS
+from ..core.metrics import CONDITIONS, PHASES
+from ..core.world import LEVELS
 from .colors import POSTURE_NAMES
 from .load import short_name
 
@@ -894,7 +894,7 @@ def trust_blocs(codes: Sequence[str], links, capability: dict | None = None) -> 
     """Bloc of each state: the connected components (two or more states) of the graph of ``links``.
 
     ``links`` are the (a, b) pairs whose trust is at least the bloc threshold,
-    the rule of :func:`sim.metrics.blocs` (so the figure's and the page's blocs
+    the rule of :func:`sim.core.metrics.blocs` (so the figure's and the page's blocs
     are the ones the ``blocs`` column counts). Each bloc is named after its
     most capable member (``capability``; ties and unknown states: first in
     ``codes``), so a bloc keeps its name, and its colour, across years and
@@ -1061,7 +1061,7 @@ def sensitivity_data(results: pd.DataFrame, design: pd.DataFrame, experiment: di
                 continue
             with np.errstate(all="ignore"):
                 # SALib's sobol.analyze tests `if seed:` (seed 0 would use numpy's global state); a Generator is
-                # always truthy and default_rng(Generator) returns it unchanged (as in sim.sensitivity).
+                # always truthy and default_rng(Generator) returns it unchanged (as in sim.studies.sensitivity).
                 res = sobol.analyze(problem, Y, calc_second_order=bool(d.get("second_order", False)),
                                     conf_level=0.95, seed=np.random.default_rng(seed))
             for i, f in enumerate(factors):

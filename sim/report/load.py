@@ -20,7 +20,7 @@ The tidy table's columns, in order: ``source`` (which input directory),
 ``incomplete``), ``error``, ``scenario``, ``label`` (the point's varied values,
 used as the group in figures), ``start_year``, the varied parameters (multirun:
 from each job's ``.hydra/overrides.yaml``; experiment: the factor columns),
-then the flat summary columns of :func:`sim.simulate.flat_summary`. A job that
+then the flat summary columns of :func:`sim.engine.simulate.flat_summary`. A job that
 failed or never finished is one row (``replicate`` null) with its status and
 error; an experiment's (point, replicate) key with no row at all is listed as
 ``incomplete``. Level columns (``level_<INST>_<CODE>``) are ``none`` where the
@@ -44,8 +44,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from ..metrics import PHASES
-from ..simulate import flat_summary
+from ..core.metrics import PHASES
+from ..engine.simulate import flat_summary
 
 #: The leading columns of the tidy table, in order.
 KEY_COLUMNS = ("source", "job", "point", "replicate", "seed", "status", "error", "scenario", "label", "start_year")
@@ -376,7 +376,7 @@ class Study:
         Reads only the needed columns and rows (batch by batch), so a large sweep
         costs what is drawn. A point whose replicates were split over shards has
         one partial aggregate per shard: those points are taken from
-        :func:`sim.batch.merge` (exact quantiles over all its replicates), or,
+        :func:`sim.engine.batch.merge` (exact quantiles over all its replicates), or,
         if that fails, averaged over the shards (approximate, with a note).
         """
         parts = []
@@ -409,12 +409,12 @@ class Study:
         return out.merge(lab[["source", "point", "label"]], on=["source", "point"], how="inner")
 
     def _merged_aggregates(self, split: pd.DataFrame, metrics) -> pd.DataFrame | None:
-        """Exact aggregates of the (source, point)s in ``split`` by :func:`sim.batch.merge`; None on failure."""
+        """Exact aggregates of the (source, point)s in ``split`` by :func:`sim.engine.batch.merge`; None on failure."""
         frames = []
         for source, pts in split.groupby("source")["point"]:
             dirs = sorted({f.parent for s, f in self.aggregate_parts if s == source})
             try:
-                from ..batch import merge
+                from ..engine.batch import merge
 
                 agg = merge(dirs)["aggregates"]
             except Exception:  # noqa: BLE001 - fall back to averaging
@@ -430,7 +430,7 @@ class Study:
     @cached_property
     def world(self):
         """The World of the runs (rebuilt from the first job's resolved config), else ``turkic``, else None."""
-        from ..world import load_world
+        from ..core.world import load_world
 
         w = _world_of(self.jobs)
         if w is not None:
@@ -596,7 +596,7 @@ def _world_of(jobs: list[Job]):
         spec = (job.config or {}).get("world")
         if isinstance(spec, dict) and spec:
             try:
-                from ..config import build_world
+                from ..face.config import build_world
 
                 return build_world(dict(spec), source=f"{job.name}/.hydra/config.yaml")
             except Exception:  # noqa: BLE001 - no world: the figures fall back

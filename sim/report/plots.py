@@ -29,8 +29,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ..metrics import PHASES
-from ..world import LEVELS
+from ..core.metrics import PHASES
+from ..core.world import LEVELS
 from .colors import (BLOC_COLORS, LEVEL_COLORS, LEVEL_TEXT, METRIC_COLORS, METRIC_NAMES, NO_BLOC, PHASE_COLORS,
                      PHASE_TEXT, POSTURE_COLORS, POSTURE_LETTERS, group_style)
 from .load import short_name

@@ -1,0 +1,601 @@
+"""The Hydra face: ``python -m sim`` / the ``sim`` console script (DESIGN.md §1-2, docs/DATA.md).
+
+``@hydra.main`` is a thin wrapper around :func:`run`, a plain function of the
+composed config that tests call directly. A run validates everything first
+(:func:`sim.face.config.validate`: schema, ranges, world, scenario against the
+world, experiment design, output directory) and only then writes; the run
+directory is complete when ``summary.json`` exists (it is written last).
+
+Every failure is reported as ONE line on stderr, ``sim: error: ...``, with
+no traceback (set ``HYDRA_FULL_ERROR=1`` for Hydra's full report and
+tracebacks), worded by :func:`error_line`: errors in the user's input
+(:data:`sim.face.config.USER_ERRORS`, Hydra's own composition errors, config files
+that are not UTF-8 or not a mapping, runs too big for the memory) name the key
+or file and what is allowed, exit status 2; failures of the machine (a full
+disk: the path; a worker killed by the OS; no Ray cluster) and anything
+unexpected, exit status 1. In a single run :class:`RunGuard` checks the output
+directory first (a finished run, an experiment directory, another
+experiment's directory are refused), then validates, before Hydra creates or
+writes anything, so an existing run or experiment is never touched. In a
+multirun (``-m``) each job's failure is caught, written to ``error.txt`` in
+that job's folder and logged; the other jobs go on, and the process exits
+with status 1 at the end.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import re
+import shlex
+import sys
+from collections import Counter
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from .. import __version__
+from .config import CONF_DIR, HYDRA_VERSION_BASE, USER_ERRORS, Config, ConfigError, config_hash, validate
+from ..engine.io import os_error_line, write_json_atomic, write_parquet_atomic, write_text_atomic
+from ..core.metrics import PHASES
+
+log = logging.getLogger("sim")
+#: Output folders of multirun jobs that failed in this process (read by :func:`main` to set the exit status).
+FAILED_JOBS: list[str] = []
+USAGE_EXIT = 2
+
+
+class RunDirError(ConfigError):
+    """The output directory cannot take this run (unwritable, or it already holds a finished run)."""
+
+
+# --------------------------------------------------------------------------- output directory
+
+
+def holds_experiment(path: Path) -> str | None:
+    """What marks ``path`` as a batch-engine experiment directory (``experiment.json``, a shard's, ``chunks/``)."""
+    if (path / "experiment.json").exists():
+        return "experiment.json"
+    shard = next(path.glob("shard_*of*/experiment.json"), None) if path.is_dir() else None
+    if shard is not None:
+        return str(shard.relative_to(path))
+    if (path / "chunks").is_dir():
+        return "chunks/"
+    return None
+
+
+def check_output_dir(path: str | Path, key: str = "hydra.run.dir", experiment: bool = False,
+                     create: bool = True) -> Path:
+    """Refuse a directory that holds a finished run (``summary.json``), or, for a single run, an experiment,
+    or that cannot be created/written; with ``create``, create it (reads only without)."""
+    path = Path(path).absolute()
+    if (path / "summary.json").exists():
+        raise RunDirError(f"{key}={path}: already holds a finished run (summary.json); choose a new directory")
+    held = None if experiment else holds_experiment(path)
+    if held is not None:
+        raise RunDirError(f"{key}={path}: holds an experiment ({held}); a single run would mix its tables into "
+                          "it; choose a new directory")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    why = "not a directory" if not probe.is_dir() else None if os.access(probe, os.W_OK | os.X_OK) else \
+        "permission denied"
+    if why is None and create:
+        try:  # what Hydra does next anyway; the only reliable test (root passes os.access everywhere)
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+    if why is not None:
+        raise RunDirError(f"{key}={path}: cannot write there ({why} at {probe}); choose a writable directory")
+    return path
+
+
+def check_experiment_dir(cfg, run_dir: Path) -> None:
+    """Refuse an experiment whose directory (its shard's, with ``experiment.num_shards``) holds another one.
+
+    Reads only (:func:`sim.engine.batch.check_resume`): the same experiment resumes,
+    a changed config, a single run or chunks without ``experiment.json`` are refused.
+    """
+    from ..engine.batch import check_resume, experiment_hash, output_dir
+
+    shard, num_shards = (OmegaConf.select(cfg, f"experiment.{k}") for k in ("shard", "num_shards"))
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (shard, num_shards)):
+        return  # validation names the bad value
+    check_resume(output_dir(Path(run_dir).absolute(), shard, num_shards), experiment_hash(cfg))
+
+
+def run_dir_of(cfg) -> Path:
+    """Hydra's output directory of this job, or ``hydra.run.dir`` of a config composed with its hydra node."""
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    if "hydra" in cfg:
+        return Path(cfg.hydra.run.dir)
+    raise ConfigError("no output directory: run through Hydra, compose with return_hydra_config=True, "
+                      "or pass run_dir")
+
+
+def world_source(cfg) -> str:
+    """How to name the world in messages: the chosen world config (``turkic.yaml``), else 'config'."""
+    if HydraConfig.initialized():
+        return f"{HydraConfig.get().runtime.choices.get('world', 'config')}.yaml"
+    if "hydra" in cfg:
+        return f"{OmegaConf.select(cfg, 'hydra.runtime.choices.world', default='config')}.yaml"
+    return "config"
+
+
+def command_line() -> str:
+    """The command that made this run, as the user typed it (Hydra overrides when available)."""
+    if HydraConfig.initialized():
+        hc = HydraConfig.get()
+        mode = " -m" if hc.mode == RunMode.MULTIRUN else ""
+        return shlex.join(["python", "-m", "sim"]) + mode + "".join(" " + shlex.quote(o) for o in hc.overrides.task)
+    return shlex.join([Path(sys.executable).name, *sys.argv])
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict:
+    """Run one composed config and write its run directory; return the summary (``summary.json``'s content).
+
+    With ``cfg.experiment`` set, hands over to the batch engine
+    (``sim.engine.batch.run_experiment(cfg, run_dir)``) and returns its result.
+    Otherwise runs ``cfg.replicates`` seeded replicates of world x scenario and
+    writes the tables, figures and summary of docs/DATA.md.
+    """
+    where = run_dir if run_dir is not None else run_dir_of(cfg)
+    check_output_dir(where, experiment=cfg.get("experiment") is not None, create=False)  # before validating
+    v = validate(cfg, world_source(cfg))
+    out = check_output_dir(where, experiment=cfg.experiment is not None)
+    if cfg.experiment is not None:
+        from ..engine.batch import run_experiment
+
+        return run_experiment(cfg, out)
+
+    from ..report.figures import write_run_figures
+    from ..engine.simulate import simulate, summarize
+    from ..engine.tables import run_tables
+
+    with progress_bar(cfg.progress, v.schedule.steps, v.scenario.name) as tick:
+        tr = simulate(v.world, v.scenario, v.params, seed=cfg.seed, replicates=cfg.replicates,
+                      steps=cfg.steps, checkpoint_every=cfg.checkpoint_every, progress=tick)
+    tables = run_tables(tr)
+    for name, df in tables.items():
+        write_parquet_atomic(df, out / f"{name}.parquet")
+    span = f"{tr.years[0]:g}-{tr.years[-1]:g}"
+    if cfg.figures:
+        write_run_figures(tables, v.world, out / "figures", f"{v.scenario.name} ({span}), world {v.world.name}",
+                          cfg.network_years, seed=cfg.seed)
+    summary = {
+        "sim_version": __version__, "config_hash": config_hash(cfg), "seed": cfg.seed,
+        "seeds": [{"replicate": k, "spawn_key": [k]} for k in tr.replicates],
+        "world": v.world.name, "scenario": v.scenario.name, "years": [tr.years[0], tr.years[-1]],
+        "command": command_line(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "replicates": summarize(tr),
+    }
+    summary["aggregate"] = aggregate(summary["replicates"], tables["events"], v.world)
+    write_json_atomic(summary, out / "summary.json")  # last: its presence marks a complete run
+    print(describe(summary, out))
+    if cfg.report and HydraConfig.initialized() and HydraConfig.get().mode != RunMode.MULTIRUN:
+        from ..report import write_default_report  # a multirun's report: sim.face.hydra_callbacks, after all jobs
+
+        write_default_report([out])
+    return summary
+
+
+@contextmanager
+def progress_bar(enabled: bool, total: int, name: str):
+    """A tqdm bar on stderr that appears only if the run lasts more than 2 s; yields the progress callback."""
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=f"sim {name}", unit="step", file=sys.stderr, delay=2.0, leave=False) as bar:
+        yield lambda done: bar.update(done - bar.n)
+
+
+def aggregate(records: list[dict], events, world) -> dict:
+    """Across replicates: phase counts, median first years, final community members, joins and exits per state."""
+    community = world.institutions[world.community]
+    firsts = {p: [r["first_year"][p] for r in records if r["first_year"][p] is not None] for p in PHASES[1:]}
+    moves = events[(events["replicate"] >= 0) & events["type"].isin(["join", "exit"])]
+    counts = {kind: {inst: dict(sorted(Counter(g["a"]).items())) for inst, g in df.groupby("b", sort=True)}
+              for kind, df in (("joins", moves[moves["type"] == "join"]), ("exits", moves[moves["type"] == "exit"]))}
+    in_community = moves[moves["b"] == community]
+    return {
+        "replicates": len(records),
+        "phase_reached": {p: sum(r["phase_reached"] == p for r in records) for p in PHASES},
+        "phase_final": {p: sum(r["phase_final"] == p for r in records) for p in PHASES},
+        "first_year_median": {p: float(np.median(v)) if v else None for p, v in firsts.items()},
+        "community": community,
+        "final_members": {c: sum(r["memberships"][community].get(c) == "member" for r in records)
+                          for c in world.codes},
+        **counts,
+        "joined_community": {c: int(g["replicate"].nunique()) for c, g in
+                             in_community[in_community["type"] == "join"].groupby("a", sort=True)},
+        "left_community": {c: int(g["replicate"].nunique()) for c, g in
+                           in_community[in_community["type"] == "exit"].groupby("a", sort=True)},
+    }
+
+
+def describe(summary: dict, out: Path | None = None) -> str:
+    """A short human summary: phase reached and when, in how many replicates; who joined or left the community."""
+    agg, n = summary["aggregate"], summary["aggregate"]["replicates"]
+    comm = agg["community"]
+
+    def share(d, most=12):
+        """'TUR 20/20, AZE 19/20': states by count, most first, at most `most` of them; 'none' if empty."""
+        items = [f"{c} {k}/{n}" for c, k in sorted(d.items(), key=lambda kv: (-kv[1], kv[0])) if k]
+        more = f" and {len(items) - most} more" if len(items) > most else ""
+        return ", ".join(items[:most]) + more if items else "none"
+
+    reached = ", ".join(f"{p} {k}/{n}" + (f" (median first year {agg['first_year_median'][p]:g})"
+                                          if p != "none" and agg["first_year_median"][p] is not None else "")
+                        for p, k in agg["phase_reached"].items() if k)
+    lines = [f"{summary['scenario']} {summary['years'][0]:g}-{summary['years'][1]:g}, world {summary['world']}, "
+             f"{n} replicates, seed {summary['seed']}",
+             f"  highest phase reached: {reached}",
+             f"  phase at the end:      {', '.join(f'{p} {k}/{n}' for p, k in agg['phase_final'].items() if k)}",
+             f"  {comm} members at the end: {share(agg['final_members'])}",
+             f"  joined {comm} (or moved up a level): {share(agg['joined_community'])}",
+             f"  left {comm} (or moved down a level): {share(agg['left_community'])}"]
+    if out is not None:
+        lines.append(f"  written to {out}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- Hydra glue
+
+
+def one_line(message) -> str:
+    """The first line of a message with its whitespace collapsed."""
+    return " ".join(str(message).split("\n")[0].split())
+
+
+def fail(message, status: int = USAGE_EXIT):
+    """Print ``sim: error: <first line of message>`` on stderr and exit."""
+    print(f"sim: error: {one_line(message)}", file=sys.stderr)
+    sys.exit(status)
+
+
+class RunGuard(Callback):
+    """Checks a single run before Hydra creates or writes its directory; refuses to reuse a finished sweep.
+
+    Registered in ``conf/config.yaml`` under ``hydra.callbacks``. ``on_run_start``
+    is called by Hydra after composition and before ``run_job`` writes
+    ``.hydra/`` and the log file. Hydra turns an exception raised here into a
+    warning and goes on writing, so every exception is caught and ends the
+    process with one line (:func:`error_line`): bad input leaves nothing behind.
+    """
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        """Check the run directory (read only), then validate, then create it; exit with one line on any error.
+
+        The directory's verdict comes first and stands whatever validation
+        does; when the config is also invalid, the line names the bad key and
+        then the directory (``...; also: hydra.run.dir=...``).
+        """
+        refused = None
+        try:
+            run_dir = Path(config.hydra.run.dir).absolute()
+            experiment = config.get("experiment") is not None
+            try:
+                check_output_dir(run_dir, experiment=experiment, create=False)
+                if experiment:
+                    check_experiment_dir(config, run_dir)
+            except USER_ERRORS as exc:
+                refused = exc
+            validate(config, f"{OmegaConf.select(config, 'hydra.runtime.choices.world', default='config')}.yaml")
+            if refused is not None:
+                raise refused
+            check_output_dir(run_dir, experiment=experiment)
+        except Exception as exc:  # noqa: BLE001 - anything else would let Hydra write .hydra/ into the directory
+            if os.environ.get("HYDRA_FULL_ERROR") == "1" and not isinstance(exc, USER_ERRORS):
+                import traceback
+
+                traceback.print_exc()
+            line, status = error_line(exc)
+            if refused is not None and exc is not refused:
+                line, status = f"{line}; also: {one_line(refused)}", max(status, USAGE_EXIT)
+            fail(line, status)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        """Refuse a sweep directory that is unwritable or already holds finished runs (jobs are checked one by one)."""
+        try:
+            sweep = Path(config.hydra.sweep.dir)
+            finished = next(sweep.glob("**/summary.json"), None) if sweep.is_dir() else None
+            if finished is not None:
+                raise RunDirError(f"hydra.sweep.dir={sweep.absolute()}: already holds finished runs "
+                                  f"({finished.relative_to(sweep)}); choose a new directory")
+            if config.get("experiment") is not None and sweep.is_dir():
+                check_sweep_experiments(config, sweep)
+            check_output_dir(sweep, "hydra.sweep.dir", experiment=True)
+        except Exception as exc:  # noqa: BLE001 - as in on_run_start
+            fail(*error_line(exc))
+
+
+def _execution_override(override: str) -> bool:
+    """Does this override set a key that changes how a sweep runs, not what it computes (sim.engine.batch.EXECUTION_KEYS)?"""
+    from ..engine.batch import EXECUTION_KEYS, EXECUTION_TOP_KEYS
+
+    key = override.split("=", 1)[0].lstrip("+~")
+    return key in {f"experiment.{k}" for k in EXECUTION_KEYS} | set(EXECUTION_TOP_KEYS)
+
+
+def check_sweep_experiments(config: DictConfig, sweep: Path) -> None:
+    """Before a multirun over an experiment's shards writes into ``sweep``: refuse one whose shards hold another.
+
+    When every swept override is an execution key (``experiment.shard``,
+    ``experiment.workers``, ...), every job has the config hash of the
+    composed config, so an existing shard's ``experiment.json`` with another
+    hash means the jobs would be refused after Hydra rewrote their ``.hydra/``.
+    """
+    from ..engine.batch import check_resume, experiment_hash
+
+    if OmegaConf.select(config, "hydra.sweeper.params", default=None):
+        return  # sweeps defined in the config: each job is checked when it starts
+    task = [str(o) for o in OmegaConf.select(config, "hydra.overrides.task", default=[]) or []]
+    swept = [o for o in task if "," in o.split("=", 1)[-1] or re.search(r"=\s*(range|choice|glob)\(", o)]
+    if not all(_execution_override(o) for o in swept):
+        return  # jobs differ in what they compute: each is checked when it starts
+    digest = experiment_hash(config)
+    for meta in sorted(sweep.glob("*/experiment.json")):
+        check_resume(meta.parent, digest)
+
+
+def _experiment_failures(result) -> str | None:
+    """A one-line note if a batch-engine result reports failed runs (the engine itself does not stop on them)."""
+    failed = result.get("failed", 0) if isinstance(result, dict) else 0
+    return f"{failed} run(s) of the experiment failed; see status and error in results.parquet" if failed else None
+
+
+def _task(cfg: DictConfig):
+    """The function Hydra runs per job: :func:`run`, with per-job error capture in a multirun."""
+    full = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    if HydraConfig.get().mode != RunMode.MULTIRUN:
+        try:
+            result = run(cfg)
+        except Exception as exc:  # noqa: BLE001 - every failure is one line (error_line)
+            line, status = error_line(exc)
+            if full and status != USAGE_EXIT:
+                raise
+            fail(line, status)
+        if _experiment_failures(result):
+            fail(_experiment_failures(result), status=1)
+        return result
+    out = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        result = run(cfg)
+        if _experiment_failures(result):
+            log.error("job %s: %s", out, _experiment_failures(result))
+            FAILED_JOBS.append(str(out))
+        return result
+    except Exception as exc:  # noqa: BLE001 - one job's failure must not lose the others' results
+        line, status = error_line(exc)
+        if not isinstance(exc, RunDirError) and not _refused_dir(exc):  # never write into a finished run
+            try:
+                write_text_atomic(line + "\n", out / "error.txt")
+            except OSError as write_exc:  # e.g. the disk is full: the log line still says what happened
+                line += f" ({os_error_line(write_exc)})"
+        log.error("job %s failed: %s", HydraConfig.get().job.override_dirname or out, line,
+                  exc_info=full and status != USAGE_EXIT)
+        FAILED_JOBS.append(str(out))
+        return None
+
+
+def _refused_dir(exc: BaseException) -> bool:
+    """Did the batch engine refuse the directory (it holds another experiment or a run)? Then write nothing there."""
+    return isinstance(exc, USER_ERRORS) and str(exc).startswith(("refusing to resume into",
+                                                                 "refusing to run an experiment into"))
+
+
+# --------------------------------------------------------------------------- one line per failure
+
+
+def error_line(exc: BaseException) -> tuple[str, int]:
+    """The one line (without ``sim: error:``) and exit status for any exception; see the module docstring."""
+    from ..engine.batch import BatchError
+
+    if isinstance(exc, USER_ERRORS):
+        return one_line(exc), USAGE_EXIT
+    message = hydra_message(exc)
+    if message is not None:
+        return message, USAGE_EXIT
+    if isinstance(exc, UnicodeDecodeError):
+        return decode_message(exc), USAGE_EXIT
+    if isinstance(exc, MemoryError):
+        return (f"out of memory ({one_line(exc) or 'MemoryError'}); lower replicates, steps or world.n "
+                "(for an experiment: experiment.batch_replicates or experiment.workers)"), 1
+    if isinstance(exc, BatchError):
+        return one_line(exc), 1
+    if isinstance(exc, ConnectionError) and "ray" in str(exc).lower():
+        return ("hydra/launcher=ray_cluster: no running Ray cluster to join (hydra.launcher.ray.init.address=auto; "
+                f"{one_line(exc)[:120]}); start one with `ray start --head`, or run on this machine with "
+                "hydra.launcher.ray.init.address=null hydra.launcher.ray.remote.num_cpus=1"), 1
+    if isinstance(exc, OSError):
+        exc = _with_path(exc)
+        line = os_error_line(exc)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            line += "; the files already written are intact: free some space and rerun the same command"
+        return line, 1
+    return (f"internal error: {type(exc).__name__}: {one_line(exc)[:300]} "
+            "(set HYDRA_FULL_ERROR=1 for the traceback)"), 1
+
+
+def _frames(exc: BaseException):
+    """The frames of an exception's traceback, innermost first."""
+    frames, tb = [], exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    return reversed(frames)
+
+
+def _with_path(exc: OSError) -> OSError:
+    """``exc``, or a copy naming the file being written when the error itself does not (e.g. Hydra's .hydra/ files)."""
+    if exc.filename:
+        return exc
+    for frame in _frames(exc):
+        loc = frame.f_locals
+        if "output_dir" in loc and "filename" in loc:  # hydra.core.utils._save_config
+            return OSError(exc.errno, exc.strerror, str(Path(str(loc["output_dir"])) / str(loc["filename"])))
+        for name in ("path", "file_path", "filename", "name"):
+            if isinstance(loc.get(name), (str, Path)) and str(loc[name]).strip():
+                return OSError(exc.errno, exc.strerror, str(loc[name]))
+    return exc
+
+
+def decode_message(exc: UnicodeDecodeError) -> str:
+    """A config or data file that is not UTF-8: the file (from the reading frame), the byte, what to do."""
+    path = None
+    for frame in _frames(exc):
+        loc = frame.f_locals
+        for name in ("full_path", "path", "p", "filename", "file"):
+            value = loc.get(name)
+            if isinstance(value, (str, Path)) and str(value).endswith((".yaml", ".yml", ".json")):
+                path = Path(str(value))
+                break
+        if path is not None:
+            break
+    what = f"{path}" if path is not None else "a config file"
+    key = f"{path.parent.name}={path.stem}: " if path is not None and path.parent.name in ("world", "scenario",
+                                                                                         "params", "experiment") \
+        else ""
+    return (f"{key}{what} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position {exc.start}: "
+            f"{exc.reason}); save it as UTF-8")
+
+
+def hydra_message(exc: BaseException) -> str | None:
+    """One line for a Hydra/OmegaConf composition error naming the key and what is allowed; None if not one."""
+    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+
+    if isinstance(exc, MissingConfigException):
+        missing = (exc.missing_cfg_file or "").strip("/")
+        group, _, name = missing.rpartition("/")
+        if group and exc.options is not None:
+            return f"{group}={name}: no such {group} config; available: {', '.join(exc.options) or 'none'}"
+        plugin = re.search(r"Could not load 'hydra/launcher/(\w+)'", str(exc))
+        if plugin is not None:  # conf/hydra/launcher/*.yaml build on a launcher plugin's own config
+            extra = "ray" if plugin.group(1) == "ray" else "slurm"
+            return (f"{str(exc).splitlines()[0].rstrip('.')}: the Hydra launcher plugin is not installed "
+                    f"(pip install -e '.[{extra}]')")
+        return str(exc).split("\n")[0]
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{mark.name} line {mark.line + 1}, column {mark.column + 1}" if mark else "a config file"
+        return f"YAML error in {where}: {exc.problem or exc.context}"
+    if isinstance(exc, OverrideParseException):
+        return f"cannot parse override '{exc.override}': {exc.message.splitlines()[0]}"
+    if isinstance(exc, ConfigCompositionException):
+        text = str(exc)
+        where = re.match(r"In '([^']+)': (\w+) raised while composing config:", text)
+        reason = " ".join(text.split("\n", 1)[1].split("\n")[0].split()) if "\n" in text else ""
+        if where is not None:
+            group, _, name = where.group(1).rpartition("/")
+            path = find_config(where.group(1))
+            if "ListConfig" in reason or re.search(r"\blist is not a subclass", reason):
+                return (f"{group + '=' + name if group else name}: {path} must hold a mapping of keys at its top "
+                        "level, not a list")
+            return f"{group + '=' + name if group else name}: {path}: {where.group(2)}: {reason}"
+    cause = exc.__cause__ if isinstance(exc, ConfigCompositionException) else exc
+    if isinstance(cause, OmegaConfBaseException):
+        key = getattr(cause, "full_key", "") or ""
+        first = str(cause).split("\n")[0]
+        if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and key:
+            parent, _, leaf = key.rpartition(".")
+            allowed = schema_keys(parent)
+            where = f"under {parent}" if parent else "at the top level"
+            return f"{key}: unknown key; " + (f"allowed {where}: {', '.join(allowed)}" if allowed else
+                                              f"{parent} has no such key in the composed config")
+        return f"{key}: {first}" if key else first
+    if isinstance(exc, ConfigCompositionException):
+        lines = [" ".join(line.split()) for line in str(exc).split("\n") if line.strip()]
+        return lines[0] + (f" {lines[1]}" if len(lines) > 1 and lines[0].endswith(":") else "")
+    return None
+
+
+def find_config(config_path: str) -> str:
+    """The file of a config (``world/list``) in ``--config-dir`` or the project's ``conf/``; else ``<path>.yaml``."""
+    dirs, argv = [], sys.argv[1:]
+    for i, a in enumerate(argv):
+        if a in ("--config-dir", "-cd") and i + 1 < len(argv):
+            dirs.append(argv[i + 1])
+        elif a.startswith("--config-dir="):
+            dirs.append(a.split("=", 1)[1])
+    for d in [*dirs, str(CONF_DIR)]:
+        p = Path(d) / f"{config_path}.yaml"
+        if p.is_file():
+            return str(p.absolute())
+    return f"{config_path}.yaml"
+
+
+def schema_keys(path: str) -> list[str]:
+    """The keys the schema allows at a dotted path (for 'allowed: ...' messages)."""
+    node = OmegaConf.select(OmegaConf.structured(Config), path) if path else OmegaConf.structured(Config)
+    return [str(k) for k in node.keys()] if OmegaConf.is_dict(node) else []
+
+
+@contextmanager
+def one_line_hydra_errors():
+    """Report any error that reaches Hydra as one ``sim: error:`` line instead of its multi-line report.
+
+    Wraps ``hydra._internal.utils.run_and_report`` (Hydra 1.3), through which
+    ``hydra.main`` runs composition, the callbacks, its own writes of
+    ``.hydra/`` and the launchers: an exception is worded by :func:`error_line`
+    (composition errors by :func:`hydra_message`, status 2) and ends the
+    process; with ``HYDRA_FULL_ERROR=1`` everything goes to Hydra's own report.
+    """
+    import hydra._internal.utils as hydra_utils
+
+    original = hydra_utils.run_and_report
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        yield
+        return
+
+    def run_and_report(func):
+        """Hydra's run_and_report around a version of ``func`` that rewords composition errors."""
+        def reworded():
+            """Call ``func``; any exception becomes one ``sim: error:`` line (:func:`error_line`) and its status."""
+            try:
+                return func()
+            except Exception as exc:  # noqa: BLE001 - composition, Hydra's own writes, launchers: one line each
+                fail(*error_line(exc))
+
+        return original(reworded)
+
+    hydra_utils.run_and_report = run_and_report
+    try:
+        yield
+    finally:
+        hydra_utils.run_and_report = original
+
+
+def main() -> None:
+    """Console entry point (``sim`` and ``python -m sim``): Hydra's command line around :func:`run`."""
+    import hydra
+
+    # DESIGN.md §1 writes `+experiment=NAME`; with `experiment: null` in the defaults Hydra wants `experiment=NAME`.
+    sys.argv = [a[1:] if a.startswith("+experiment=") else a for a in sys.argv]
+    FAILED_JOBS.clear()
+    task = hydra.main(version_base=HYDRA_VERSION_BASE, config_path=str(CONF_DIR), config_name="config")(_task)
+    try:
+        with one_line_hydra_errors():
+            task()
+    except KeyboardInterrupt:
+        print("sim: error: interrupted; a run directory without summary.json is incomplete "
+              "(an experiment resumes when the same command is rerun)", file=sys.stderr)
+        sys.exit(130)
+    if FAILED_JOBS:
+        print(f"sim: error: {len(FAILED_JOBS)} job(s) failed; see error.txt in: {', '.join(FAILED_JOBS)}",
+              file=sys.stderr)
+        sys.exit(1)
