@@ -70,6 +70,6 @@ def assert_states_equal(a, b):
 
 def run_summary(world=TURKIC, scenario=None, p=None, seed=7, replicates=20, steps=None):
     tr = simulate(world, scenario or baseline(), p or Params(), seed=seed, replicates=replicates, steps=steps,
-                  agents=False, pairs=False, events=False)
+                  agents=False, pairs=False, log_events=False)
     return tr, summarize(tr)
 

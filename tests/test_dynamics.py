@@ -89,7 +89,7 @@ def test_invariants_hold_for_any_valid_parameters(n, world_seed, seed, intensity
                institutions__deepen_rate=deepen, choice__temperature=temperature)
     sc = quiet_scenario(6)
     sc.steps_per_year = steps_per_year
-    tr = simulate(world, sc, p, seed=seed, replicates=2, events=False)
+    tr = simulate(world, sc, p, seed=seed, replicates=2, log_events=False)
     st = tr.final
     for name in ("trust", "identity", "dispute", "threat_gp", "threat_state", "transnational", "dependence",
                  "depth", "mutual", "shared", "hazard"):
@@ -183,7 +183,7 @@ def test_shared_institution_means_fewer_incidents():
     counts = {}
     for member in (False, True):
         world = two_state_world(trust=0.3, dispute=0.6, member=member)
-        tr = simulate(world, quiet_scenario(30), p, seed=11, replicates=100, agents=False, pairs=False, events=False)
+        tr = simulate(world, quiet_scenario(30), p, seed=11, replicates=100, agents=False, pairs=False, log_events=False)
         counts[member] = tr.timeseries["incidents"][1:].sum()
     assert counts[True] < 0.7 * counts[False], counts
 

@@ -509,8 +509,15 @@ def test_phase_probability_cumulative_intervals(results):
 
 
 def test_trust_blocs_follow_the_metrics_rule():
+    from sim.core.metrics import blocs
+
     codes = ["A", "B", "C", "D", "E"]
-    # two components {A, B, C} (a chain) and {D, E}; named after the most capable member
-    b = D.trust_blocs(codes, [("A", "B"), ("B", "C"), ("E", "D")], {"A": 0.1, "B": 0.5, "C": 0.2, "D": 0.1, "E": 0.1})
+    trust = np.full((5, 5), 0.2)
+    np.fill_diagonal(trust, 1.0)
+    for a, b in ((0, 1), (1, 2), (4, 3)):
+        trust[a, b] = trust[b, a] = 0.7
+    # two components {A, B, C} (a chain) and {D, E}; named after the most capable member (ties: first)
+    b = D.trust_blocs(codes, trust, 0.5, {"A": 0.1, "B": 0.5, "C": 0.2, "D": 0.1, "E": 0.1})
     assert b == {"A": "B", "B": "B", "C": "B", "D": "D", "E": "D"}
-    assert D.trust_blocs(codes, []) == dict.fromkeys(codes, "")
+    assert len(set(b.values()) - {""}) == blocs(trust[None], 0.5)[0] == 2  # the count of the blocs column
+    assert D.trust_blocs(codes, trust, 0.8) == dict.fromkeys(codes, "")

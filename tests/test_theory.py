@@ -30,10 +30,10 @@ def _paired_above(a, b, z=3.0):
     return d.mean() > 0 and d.mean() >= z * d.std(ddof=1) / np.sqrt(len(d))
 
 
-def _run(scenario="baseline", p=None, seed=0, replicates=200, events=False):
+def _run(scenario="baseline", p=None, seed=0, replicates=200, log_events=False):
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     return simulate(TURKIC, sc, p or Params(), seed=seed, replicates=replicates, agents=False, pairs=False,
-                    events=events)
+                    log_events=log_events)
 
 
 # --------------------------------------------------------------------------- members stop fighting
@@ -42,20 +42,20 @@ def _run(scenario="baseline", p=None, seed=0, replicates=200, events=False):
 def test_historical_members_stop_fighting_while_the_listed_conflicts_go_on(seed):
     """Deutsch et al. 1957; DOMAIN.md §5: after the 2009 founding no two full members fight (<= 10% of runs),
     while the Karabakh (AZE-ARM) and Kyrgyz-Tajik conflicts stay outside the membership and go on."""
-    tr = _run("historical", seed=seed, events=True)
+    tr = _run("historical", seed=seed, log_events=True)
     after = tr.years > 2009
     share = float((tr.timeseries["member_incidents"][after].sum(0) > 0).mean())
     assert share <= 0.10, share
-    pairs = {frozenset(e[4:6]) for e in tr.events if e[3] == "incident"}
+    pairs = {frozenset((e.a, e.b)) for e in tr.events if e.type == "incident"}
     assert frozenset(("AZE", "ARM")) in pairs and frozenset(("KGZ", "TJK")) in pairs
 
 
 def test_incidents_need_a_cause():
     """A pair with no dispute and no mutual threat never has an incident, at any trust or institution."""
-    tr = _run("baseline", p=params(threat__dilemma=0.0), replicates=100, events=True)
+    tr = _run("baseline", p=params(threat__dilemma=0.0), replicates=100, log_events=True)
     disputed = {frozenset((a, b)) for i, a in enumerate(TURKIC.codes) for j, b in enumerate(TURKIC.codes)
                 if TURKIC.dispute[i, j] > 0}
-    fought = {frozenset(e[4:6]) for e in tr.events if e[3] == "incident"}
+    fought = {frozenset((e.a, e.b)) for e in tr.events if e.type == "incident"}
     assert fought and fought <= disputed
 
 

@@ -22,7 +22,8 @@ One step (DESIGN.md §3 "Schedule of one step"):
 3. :func:`perceive_threat` -- external, neighbours (security dilemma), transnational
 4. :func:`encounter`, :func:`interact`, :func:`bounded_confidence`, :func:`cultural_pull`
 5. :func:`disputes` -- militarised incidents and settlement
-6. :func:`choose` -- postures toward great powers and institutional membership
+6. :func:`choose` -- postures toward great powers (:func:`choose_postures`) and institutional
+   membership (:func:`choose_memberships`)
 7. :func:`deepen` -- institutional deepening, erosion and endogenous founding
 
 Randomness: replicate r draws all of its uniforms for a step in one call to its
@@ -39,14 +40,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .params import Params
-from .scenario import Event, Schedule
-from .world import LEVELS, World
+from .scenario import EVENT_DEFAULTS, Event, Schedule
+from .vocab import SCHEDULED_PREFIX, EventRecord, Level, Posture
+from .world import World
 
-#: Participation weight of each membership level (none, partner, observer, member).
+#: Participation weight of each membership level (none, partner, observer, member: ``sim.core.vocab.Level``).
 LEVEL_WEIGHT = np.array([0.0, 0.25, 0.5, 1.0])
-MEMBER = LEVELS.index("member")
-#: Posture codes toward each great power.
-BALANCE, HEDGE, BANDWAGON = -1, 0, 1
+MEMBER = Level.MEMBER
 #: Depth at which each security mechanism of DOMAIN.md §5 becomes available:
 #: statements, emergency ministerial meetings, defence-industry ties, collective security.
 #: The OTS today (depth 0.35 in conf/world/turkic.yaml) has the first two; collective security at 0.8
@@ -92,7 +92,7 @@ class Context:
         # A landlocked state gains from a partner with open routes (the corridor through AZE and TUR; DOMAIN.md §4).
         self.route_comp = (r[:, None] * (1 - r[None, :]) + r[None, :] * (1 - r[:, None])) * self.offdiag
         shapes = {"contact": (n, n), "coop": (n, n), "incident": (n, n), "review": (n,),
-                  "posture": (n, g, 3), "membership": (n, k, len(LEVELS))}
+                  "posture": (n, g, 3), "membership": (n, k, len(Level))}
         self.layout, start = {}, 0
         for name, shape in shapes.items():
             size = int(np.prod(shape))
@@ -246,7 +246,7 @@ def alignment(st: State, ctx: Context, w: np.ndarray | None = None) -> np.ndarra
     w = participation(st) if w is None else w
     lead = ctx.world.inst_leaders  # (K,G)
     camp = np.max(w[:, :, :, None] * lead[None, None], axis=2) if lead.size else np.zeros(st.threat_gp.shape)
-    return np.maximum(camp, (st.posture == BANDWAGON).astype(float))
+    return np.maximum(camp, (st.posture == Posture.BANDWAGON).astype(float))
 
 
 def members(st: State, ctx: Context) -> np.ndarray:
@@ -296,6 +296,11 @@ def _symmetric(u: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- 1. events
 
+def _value(ev: Event, kind: str) -> float:
+    """The event's ``value``, or its type's documented default (``EVENT_DEFAULTS[kind]["value"]``)."""
+    return EVENT_DEFAULTS[kind]["value"] if ev.value is None else ev.value
+
+
 def apply_events(st: State, ctx: Context, log: list | None = None) -> None:
     """Scheduled scenario events of this step (DOMAIN.md §5), identical in every replicate.
 
@@ -305,7 +310,9 @@ def apply_events(st: State, ctx: Context, log: list | None = None) -> None:
     transnational shocks (2021 Afghanistan withdrawal), leadership changes that
     open foreign policy (Uzbekistan 2016), deepening steps (2021 renaming and
     2040 Vision; 2022 defence-industry cooperation), summits (1992 onward) and
-    the opening of a partner level (OTS+ 2025).
+    the opening of a partner level (OTS+ 2025). An event's ``value`` overrides
+    its type's default (``sim.core.scenario.EVENT_DEFAULTS``, which also holds
+    the fixed sizes of the unrest and leadership-change effects).
     """
     w = ctx.world
     year = ctx.schedule.year(st.step)
@@ -318,27 +325,28 @@ def apply_events(st: State, ctx: Context, log: list | None = None) -> None:
             st.depth[:, k] = np.maximum(st.depth[:, k], ctx.params.institutions.found_depth if v is None else v)
             st.membership[:, idx, k] = MEMBER
         elif ev.type == "join":
-            st.membership[:, idx, k] = LEVELS.index(ev.level)
+            st.membership[:, idx, k] = Level.of(ev.level)
         elif ev.type == "leave":
             st.membership[:, idx, k] = 0
         elif ev.type == "war":
             a, b = idx
-            st.dispute[:, a, b] = st.dispute[:, b, a] = np.minimum(1.0, st.dispute[:, a, b] + (v or 0.0))
+            rise = _value(ev, "war")
+            st.dispute[:, a, b] = st.dispute[:, b, a] = np.minimum(1.0, st.dispute[:, a, b] + rise)
             cut = 1.0 - ctx.params.disputes.incident_cut
             st.trust[:, a, b] = st.trust[:, b, a] = st.trust[:, a, b] * cut
             st.last_incident[:, a, b] = st.last_incident[:, b, a] = year
             st.incidents[:, a, b] = st.incidents[:, b, a] = True
         elif ev.type == "settle":
             a, b = idx
-            st.dispute[:, a, b] = st.dispute[:, b, a] = v or 0.0
+            st.dispute[:, a, b] = st.dispute[:, b, a] = _value(ev, "settle")
         elif ev.type == "unrest":
-            st.shock[:, idx] += v if v is not None else 0.3
+            st.shock[:, idx] += _value(ev, "unrest")
             # Solidarity statements (OTS security tool 1): members trust the stricken member more.
             c = w.community
             can = st.founded[:, c] & (st.depth[:, c] >= SECURITY_MECHANISMS[0][1])
             mem = members(st, ctx) & can[:, None]
             for i in idx:
-                gain = 0.1 * mem * mem[:, i, None]
+                gain = EVENT_DEFAULTS["unrest"]["solidarity"] * mem * mem[:, i, None]
                 gain[:, i] = 0.0
                 st.trust[:, i, :] += gain * (1 - st.trust[:, i, :])
                 st.trust[:, :, i] = st.trust[:, i, :]
@@ -347,21 +355,21 @@ def apply_events(st: State, ctx: Context, log: list | None = None) -> None:
         elif ev.type == "leadership_change":
             if v is not None:
                 st.sovereignty[:, idx] = v
-            st.dependence[:, idx, :] *= 0.8
+            st.dependence[:, idx, :] *= EVENT_DEFAULTS["leadership_change"]["dependence_kept"]
         elif ev.type == "deepen":
             st.depth[:, k] = np.maximum(st.depth[:, k], v)
         elif ev.type == "summit":
             sel = np.zeros(len(w.codes), dtype=bool)
             sel[idx] = True
             pair = sel[:, None] & sel[None, :] & ctx.offdiag
-            st.density += (v if v is not None else 1.0) * pair
+            st.density += _value(ev, "summit") * pair
             centre = st.identity[:, idx].mean(axis=1, keepdims=True)
             st.identity[:, idx] += ctx.params.identity.summit_pull * (centre - st.identity[:, idx])
         elif ev.type == "partner_format":
             st.partner_open[:, k] = True
         if log is not None:
-            log.append((-1, st.step, year, "shock:" + ev.type, ",".join(ev.states),
-                        ev.institution or ev.gp or "", v if v is not None else np.nan))
+            log.append(EventRecord(-1, st.step, year, SCHEDULED_PREFIX + ev.type, ",".join(ev.states),
+                                   ev.institution or ev.gp or "", v if v is not None else np.nan))
     np.clip(st.trust, 0.0, 1.0, out=st.trust)
     np.clip(st.identity, 0.0, 1.0, out=st.identity)
     np.clip(st.shock, 0.0, 1.0, out=st.shock)
@@ -454,7 +462,7 @@ def allocate_pressure(st: State, ctx: Context, strategy: np.ndarray) -> Pressure
 def outside_partners(st: State, ctx: Context) -> np.ndarray:
     """Capability of the community's outside partners (partner level), which members can trade and invest with. (R,)"""
     c = ctx.world.community
-    partner = (st.membership[:, :, c] == LEVELS.index("partner")) & st.founded[:, c, None]
+    partner = (st.membership[:, :, c] == Level.PARTNER) & st.founded[:, c, None]
     return (partner * ctx.world.capability[None]).sum(1)
 
 
@@ -650,7 +658,8 @@ def disputes(st: State, ctx: Context, u: np.ndarray, log: list | None = None) ->
         rpp = ctx.params.regional_power
         for r, a, b in zip(rs, a_s, b_s):
             if log is not None:
-                log.append((int(r), st.step, year, "incident", ctx.world.codes[a], ctx.world.codes[b], h[r, a, b]))
+                log.append(EventRecord(int(r), st.step, year, "incident", ctx.world.codes[a], ctx.world.codes[b],
+                                       h[r, a, b]))
             for i in rp:
                 if i in (a, b):
                     continue
@@ -662,7 +671,8 @@ def disputes(st: State, ctx: Context, u: np.ndarray, log: list | None = None) ->
                 st.trust[r, i, lose] *= 1 - rpp.backing
                 st.trust[r, win, i], st.trust[r, lose, i] = st.trust[r, i, win], st.trust[r, i, lose]
                 if log is not None:
-                    log.append((int(r), st.step, year, "backing", ctx.world.codes[i], ctx.world.codes[win], np.nan))
+                    log.append(EventRecord(int(r), st.step, year, "backing", ctx.world.codes[i], ctx.world.codes[win],
+                                           np.nan))
 
 
 # --------------------------------------------------------------------------- 6. choice
@@ -673,10 +683,25 @@ def _gumbel(u: np.ndarray) -> np.ndarray:
 
 def choose(st: State, ctx: Context, pr: Pressure, sim: np.ndarray, u_review: np.ndarray,
            u_posture: np.ndarray, u_member: np.ndarray, log: list | None = None) -> None:
-    """Postures and memberships by logit choice among states that review this step.
+    """Step 6: the states that review this step choose their postures, then their memberships.
 
-    Each state reviews with probability review_rate dt. It picks each option with
-    probability proportional to exp(U / temperature) (Gumbel-max sampling).
+    Each state reviews with probability review_rate dt (one uniform per state,
+    ``u_review``); a reviewing state makes both choices: :func:`choose_postures`
+    (uniforms ``u_posture``) and :func:`choose_memberships` (uniforms ``u_member``).
+    Each choice picks each option with probability proportional to exp(U / temperature)
+    (Gumbel-max sampling). The membership choice reads no posture, so the order
+    of the two does not matter; every uniform is drawn whether or not it is used
+    (``Context.layout``). ``sim`` is unused (kept for the kernel's reference signature).
+    """
+    review = u_review < ctx.params.choice.review_rate * ctx.dt
+    if not review.any():
+        return
+    choose_postures(st, ctx, pr, review, u_posture)
+    choose_memberships(st, ctx, pr, review, u_member, log)
+
+
+def choose_postures(st: State, ctx: Context, pr: Pressure, review: np.ndarray, u_posture: np.ndarray) -> None:
+    """Postures toward each great power by logit choice, for the states in ``review`` ((R, N) bool).
 
     Posture toward g (Waltz 1979 balancing vs bandwagoning; hedging for
     sovereignty-sensitive states): U_balance = balance theta_ig (c_i + w_ic T_i,members + cw_ig) - economy d_ig,
@@ -684,6 +709,23 @@ def choose(st: State, ctx: Context, pr: Pressure, sim: np.ndarray, u_review: np.
     support and a counterweight great power (:func:`counterweight`; Harutyunyan et al. 2025
     strategic balancing);
     U_hedge = hedge_bonus s_i; U_bandwagon = economy d_ig + offer o_ig.
+    """
+    p, w = ctx.params.choice, ctx.world
+    part = participation(st)
+    c = w.community
+    member_support = part[:, :, c] * pair_row_mean(st.trust, part[:, :, c] > 0)
+    support = w.capability[None, :, None] + member_support[:, :, None] + pr.counterweight[None]
+    u_bal = p.balance * st.threat_gp * support - p.economy * st.dependence
+    u_hedge = np.broadcast_to(p.hedge_bonus * st.sovereignty[:, :, None], u_bal.shape)
+    u_band = p.economy * st.dependence + p.offer * pr.offer
+    util = np.stack([u_bal, u_hedge, u_band], axis=-1) / p.temperature + _gumbel(u_posture)
+    new_posture = (np.argmax(util, axis=-1) - 1).astype(np.int8)
+    st.posture = np.where(review[:, :, None], new_posture, st.posture)
+
+
+def choose_memberships(st: State, ctx: Context, pr: Pressure, review: np.ndarray, u_member: np.ndarray,
+                       log: list | None = None) -> None:
+    """Membership levels in every institution by logit choice, for the states in ``review`` ((R, N) bool).
 
     Membership level l of i in k: U = w(l) B_ik - [l = member] sovereignty s_i (commitment + depth_k)
     - switch_cost |l - l_now| with
@@ -702,22 +744,8 @@ def choose(st: State, ctx: Context, pr: Pressure, sim: np.ndarray, u_review: np.
     power's institution is an instrument of its strategy (Mearsheimer 1994/95).
     """
     p, w = ctx.params.choice, ctx.world
-    R, n, K = st.membership.shape
-    review = u_review < p.review_rate * ctx.dt
-    if not review.any():
-        return
+    K = st.membership.shape[2]
     part = participation(st)
-    c = w.community
-    # --- postures
-    member_support = part[:, :, c] * pair_row_mean(st.trust, part[:, :, c] > 0)
-    support = w.capability[None, :, None] + member_support[:, :, None] + pr.counterweight[None]
-    u_bal = p.balance * st.threat_gp * support - p.economy * st.dependence
-    u_hedge = np.broadcast_to(p.hedge_bonus * st.sovereignty[:, :, None], u_bal.shape)
-    u_band = p.economy * st.dependence + p.offer * pr.offer
-    util = np.stack([u_bal, u_hedge, u_band], axis=-1) / p.temperature + _gumbel(u_posture)
-    new_posture = (np.argmax(util, axis=-1) - 1).astype(np.int8)
-    st.posture = np.where(review[:, :, None], new_posture, st.posture)
-    # --- memberships
     lead = w.inst_leaders.astype(float)  # (K,G)
     threat_max = np.maximum(st.transnational[:, :, None],
                             np.max(st.threat_gp[:, :, None, :] * (1 - lead)[None, None], axis=-1))  # (R,N,K)
@@ -742,7 +770,7 @@ def choose(st: State, ctx: Context, pr: Pressure, sim: np.ndarray, u_review: np.
             B[:, :, k] += ctx.params.regional_power.leadership * ctx.regional_power
     # Only full members pool sovereignty: partners and observers commit to nothing (Adler 1991).
     sov_cost = p.sovereignty * st.sovereignty[:, :, None] * (p.commitment + st.depth[:, None, :])
-    levels = np.arange(len(LEVELS))
+    levels = np.arange(len(Level))
     U = (LEVEL_WEIGHT[None, None, None, :] * B[..., None] - (levels == MEMBER) * sov_cost[..., None]
          - p.switch_cost * np.abs(levels - st.membership[..., None]))
     allowed = (levels <= w.eligibility[None, :, :, None]) & ((levels == 0) | st.founded[:, None, :, None])
@@ -755,8 +783,8 @@ def choose(st: State, ctx: Context, pr: Pressure, sim: np.ndarray, u_review: np.
     if log is not None:
         for r, i, k in zip(*np.nonzero(new != st.membership)):
             kind = "join" if new[r, i, k] > st.membership[r, i, k] else "exit"
-            log.append((int(r), st.step, ctx.schedule.year(st.step), kind, w.codes[i], w.institutions[k],
-                        float(new[r, i, k])))
+            log.append(EventRecord(int(r), st.step, ctx.schedule.year(st.step), kind, w.codes[i], w.institutions[k],
+                                   float(new[r, i, k])))
     st.membership = new
 
 
@@ -802,7 +830,7 @@ def deepen(st: State, ctx: Context, log: list | None = None) -> None:
         if log is not None:
             for name, level in SECURITY_MECHANISMS:
                 for r in np.flatnonzero((old < level) & (st.depth[:, k] >= level)):
-                    log.append((int(r), st.step, year, "deepening", name, w.institutions[k], level))
+                    log.append(EventRecord(int(r), st.step, year, "deepening", name, w.institutions[k], level))
     c = w.community
     if p.endogenous_founding and not ctx.schedule.found_given[c] and not st.founded[:, c].all():
         elig = w.eligibility[:, c] == MEMBER
@@ -816,8 +844,9 @@ def deepen(st: State, ctx: Context, log: list | None = None) -> None:
                 st.depth[r, c] = max(st.depth[r, c], p.found_depth)
                 st.membership[r, founders, c] = MEMBER
                 if log is not None:
-                    log.append((int(r), st.step, year, "founding", ",".join(w.codes[j] for j in sorted(founders)),
-                                w.institutions[c], p.found_depth))
+                    log.append(EventRecord(int(r), st.step, year, "founding",
+                                           ",".join(w.codes[j] for j in sorted(founders)), w.institutions[c],
+                                           p.found_depth))
 
 
 # --------------------------------------------------------------------------- one step

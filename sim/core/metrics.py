@@ -23,7 +23,8 @@ the reference group they are 0.
 - breadth: current full members / reference group (0 without a reference group);
 - member incidents: incidents this step between two current full members;
 - blocs: connected components (two or more states) of the trust network with
-  T_ij >= bloc_trust over the whole region.
+  T_ij >= bloc_trust over the whole region (:func:`bloc_labels`, the one rule
+  of blocs: the ``blocs`` column, the report's network figure and the page).
 
 Phase rules (thresholds in ``PhaseParams``, documented in docs/ODD.md):
 
@@ -39,9 +40,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dynamics import BALANCE, BANDWAGON, HEDGE, Context, State, members, pair_mask, pair_mean, similarity
+from .dynamics import Context, State, members, pair_mask, pair_mean, similarity
+from .vocab import PHASES, Posture
 
-PHASES = ("none", "nascent", "ascendant", "mature-loose", "mature-tight")
+__all__ = ["CONDITIONS", "PHASES", "bloc_labels", "blocs", "classify", "first_years", "measure"]
 CONDITIONS = ("identity", "interaction", "interest")
 
 
@@ -54,8 +56,19 @@ def _pair_max(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return -_pair_min(-values, mask) if values.size else np.zeros(values.shape[0])
 
 
-def blocs(trust: np.ndarray, threshold: float) -> np.ndarray:
-    """Number of connected components with >= 2 states in the graph T_ij >= threshold. (R,)"""
+def bloc_labels(trust: np.ndarray, threshold: float, capability: np.ndarray | None = None) -> np.ndarray:
+    """The trust blocs: for each state, the index of its bloc's head, -1 for a state in no bloc. (R, n) int64
+
+    A bloc is a connected component with two or more states of the graph with an
+    edge where T_ij >= ``threshold`` (``params.phase.bloc_trust``). Its head, after
+    which it is named, is its most capable member (``capability``, (n,); ties and
+    without capabilities: the first in world order), so a bloc keeps its name, and
+    its colour, across years and panels while its leading state stays in it.
+    ``trust`` is (R, n, n), or (n, n) for one network (then the result is (n,)).
+    """
+    trust = np.asarray(trust, dtype=float)
+    if trust.ndim == 2:
+        return bloc_labels(trust[None], threshold, capability)[0]
     R, n, _ = trust.shape
     adj = (trust >= threshold) & ~np.eye(n, dtype=bool)
     labels = np.broadcast_to(np.arange(n), (R, n)).copy()
@@ -66,8 +79,23 @@ def blocs(trust: np.ndarray, threshold: float) -> np.ndarray:
             break
         labels = nxt
     # component sizes of all replicates in one bincount (labels are state indices 0..n-1)
-    sizes = np.bincount((labels + n * np.arange(R)[:, None]).ravel(), minlength=R * n).reshape(R, n)
-    return (sizes >= 2).sum(1).astype(np.int64)
+    flat = (labels + n * np.arange(R)[:, None]).ravel()
+    sizes = np.bincount(flat, minlength=R * n)
+    # the head of each component: the member first by (capability descending, index)
+    cap = np.zeros(n) if capability is None else np.asarray(capability, dtype=float)
+    order = np.lexsort((np.arange(n), -cap))  # states, best first
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    best = np.full(R * n, n, dtype=np.int64)
+    np.minimum.at(best, flat, np.broadcast_to(rank, (R, n)).ravel())
+    head = np.where(best < n, order[np.minimum(best, n - 1)], -1)
+    return np.where(sizes[flat] >= 2, head[flat], -1).reshape(R, n).astype(np.int64)
+
+
+def blocs(trust: np.ndarray, threshold: float) -> np.ndarray:
+    """Number of trust blocs (:func:`bloc_labels`: components with >= 2 states of T_ij >= threshold). (R,)"""
+    labels = bloc_labels(trust, threshold)
+    return (labels == np.arange(labels.shape[-1])).sum(-1).astype(np.int64)  # each bloc has one head
 
 
 def measure(st: State, ctx: Context) -> dict[str, np.ndarray]:
@@ -99,8 +127,8 @@ def measure(st: State, ctx: Context) -> dict[str, np.ndarray]:
         "blocs": blocs(st.trust, p.phase.bloc_trust).astype(float),
     }
     for g, code in enumerate(ctx.world.gp_codes):
-        for name, val in (("balance", BALANCE), ("hedge", HEDGE), ("bandwagon", BANDWAGON)):
-            out[f"{name}_{code}"] = (st.posture[:, :, g] == val).sum(1).astype(float)
+        for posture in Posture:
+            out[f"{posture.label}_{code}"] = (st.posture[:, :, g] == posture).sum(1).astype(float)
     out["phase"] = classify(out, p.phase).astype(float)
     return out
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .world import CONF_DIR, LEVELS, World
+from .vocab import LEVELS, Level
+from .world import CONF_DIR, World
 
 STRATEGIES = ("inducement", "coercion", "wedge", "security")
 
@@ -36,6 +37,33 @@ EVENT_TYPES = {
     "summit": ("states",),  # contacts of size value among states and a cultural pull
     "gp": ("gp",),  # a great power's capacity/strategy changes from this year on
     "partner_format": ("institution",),  # the institution opens its partner level (OTS+)
+}
+
+#: Fixed sizes of the scheduled events' effects, per event type (sim.core.dynamics.apply_events;
+#: docs/ODD.md §7.1). ``value`` is the default of the event's ``value`` field: an event that gives a
+#: ``value`` overrides it; the other entries are fixed. The facts are DOMAIN.md §5's; the sizes are
+#: judgements on the model's [0, 1] scales (none is calibrated):
+#:
+#: * ``war``: the dispute rises by ``value`` (default 0: the incident alone);
+#: * ``settle``: the dispute is set to ``value`` (default 0: settled);
+#: * ``unrest``: a transnational shock of size ``value`` (default 0.3) on the listed states, and, when
+#:   the community has its first security tool (statements), members' trust in the stricken member
+#:   rises by ``solidarity`` (0.1) of the gap to 1 (DOMAIN.md §5: the 2022 unrest in Kazakhstan and
+#:   the members' solidarity statements);
+#: * ``leadership_change``: sovereignty is set to ``value`` (no default: unchanged) and dependence on
+#:   every great power shrinks to ``dependence_kept`` (0.8) of itself (DOMAIN.md §3, §5: Uzbekistan's
+#:   foreign policy opened after its 2016 leadership change);
+#: * ``summit``: contacts of size ``value`` (default 1, one contact per pair) among the listed states
+#:   (DOMAIN.md §5: summits of the Turkic-speaking states from 1992).
+#:
+#: ``found`` defaults its depth to the parameter ``institutions.found_depth``; ``transnational``
+#: and ``deepen`` require a value.
+EVENT_DEFAULTS: dict[str, dict[str, float]] = {
+    "war": {"value": 0.0},
+    "settle": {"value": 0.0},
+    "unrest": {"value": 0.3, "solidarity": 0.1},
+    "leadership_change": {"dependence_kept": 0.8},
+    "summit": {"value": 1.0},
 }
 
 
@@ -255,7 +283,7 @@ def _start_values(scenario: Scenario, world: World):
             identity[i, f] = _bounded(value, f"scenario.identity.{code}.{feat}")
     spread = _bounded(scenario.identity_spread, "scenario.identity_spread", 0.0, 3.0)
     if spread != 1.0:
-        core = world.eligibility[:, world.community] == LEVELS.index("member")
+        core = world.eligibility[:, world.community] == Level.MEMBER
         centre = identity[core].mean(0) if core.any() else identity.mean(0)
         identity = np.clip(centre + spread * (identity - centre), 0.0, 1.0)
     return trust, dispute, identity
@@ -276,7 +304,7 @@ def _check_strategy(arr: np.ndarray, where: str, codes: tuple[str, ...]) -> None
 def _level(name: str, where: str) -> int:
     if name not in LEVELS:
         raise ScenarioError(f"{where}: unknown level '{name}'; allowed: {', '.join(LEVELS)}")
-    return LEVELS.index(name)
+    return int(Level.of(name))
 
 
 SCENARIO_DIR = CONF_DIR / "scenario"

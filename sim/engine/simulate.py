@@ -20,7 +20,8 @@ from ..core.dynamics import STATE_ARRAYS, Context, State, init_state, replicate_
 from ..core.metrics import PHASES, first_years
 from ..core.params import Params
 from ..core.scenario import Scenario, compile_schedule
-from ..core.world import LEVELS, World
+from ..core.vocab import LEVELS, EventRecord, Posture
+from ..core.world import World
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Trajectory:
     agents: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (T+1, R, N[, X])
     pairs: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (C, R, N, N) at checkpoint steps
     checkpoints: list[int] = field(default_factory=list)
-    events: list[tuple] = field(default_factory=list)  # (replicate, step, year, type, a, b, value)
+    events: list[EventRecord] = field(default_factory=list)  # replicate is the batch position (-1: scheduled)
     final: State | None = None
 
 
@@ -44,7 +45,7 @@ def agent_rows(st: State) -> dict[str, np.ndarray]:
     n = st.trust.shape[1]
     off = ~np.eye(n, dtype=bool)
     return {
-        "trust_mean": (st.trust * off).sum(2) / max(n - 1, 1),
+        "trust_in_others": (st.trust * off).sum(2) / max(n - 1, 1),
         "threat_gp": st.threat_gp.copy(),
         "threat_neighbours": st.threat_state.max(2),
         "transnational": st.transnational.copy(),
@@ -54,14 +55,18 @@ def agent_rows(st: State) -> dict[str, np.ndarray]:
     }
 
 
+#: Pair arrays recorded at checkpoints (``Trajectory.pairs``; the columns of the pairs table after a, b).
 PAIR_FIELDS = ("trust", "density", "dispute", "shared", "mutual")
-#: Per-state variables recorded each step, in the order of :func:`agent_rows` (the kernel records them).
-AGENT_FIELDS = ("trust_mean", "threat_gp", "threat_neighbours", "transnational", "dependence", "posture", "membership")
+#: Per-state variables recorded each step, in the order of :func:`agent_rows` (the kernel records them);
+#: ``trust_in_others`` is a state's mean trust in all other states.
+AGENT_FIELDS = ("trust_in_others", "threat_gp", "threat_neighbours", "transnational", "dependence", "posture",
+                "membership")
 
 
 def simulate(world: World, scenario: Scenario, params: Params, seed: int, replicates: int = 1,
              first: int = 0, steps: int | None = None, agents: bool = True, pairs: bool = True,
-             events: bool = True, checkpoint_every: int = 5, progress=None) -> Trajectory:
+             log_events: bool = True, checkpoint_every: int = 5, progress=None, *,
+             events: bool | None = None) -> Trajectory:
     """Run replicates ``first .. first+replicates-1`` of ``seed`` for ``steps`` steps (default: the scenario's span).
 
     ``checkpoint_every`` is in years; the pairs table holds the start, every
@@ -69,10 +74,16 @@ def simulate(world: World, scenario: Scenario, params: Params, seed: int, replic
     done) is called as steps complete. With ``params.calibration.source ==
     "posterior"`` each replicate runs with its own draw from the calibrated
     posterior (:func:`posterior_params`): a posterior-predictive run.
+    ``log_events`` keeps the event log (``Trajectory.events``, the events table;
+    the scheduled events themselves are switched by ``params.mechanisms.events``).
+    ``events=`` is the former name of ``log_events`` (accepted until its callers move).
     """
+    if events is not None:
+        log_events = events
     if params.calibration.source == "posterior":
         return _posterior_predictive(world, scenario, params, seed, replicates, first, steps=steps, agents=agents,
-                                     pairs=pairs, events=events, checkpoint_every=checkpoint_every, progress=progress)
+                                     pairs=pairs, log_events=log_events, checkpoint_every=checkpoint_every,
+                                     progress=progress)
     ctx = Context(world, params, compile_schedule(scenario, world, steps))
     T = ctx.schedule.steps
     rngs = replicate_rngs(seed, replicates, first)
@@ -81,10 +92,11 @@ def simulate(world: World, scenario: Scenario, params: Params, seed: int, replic
     every = max(1, int(round(checkpoint_every * ctx.schedule.steps_per_year)))
     checkpoints = sorted(set(range(0, T + 1, every)) | {T})
     rec = kernel.Recorder.for_run(ctx, replicates, T, agents=agents, checkpoints=checkpoints if pairs else None)
-    log: list | None = [] if events else None
+    log: list | None = [] if log_events else None
     # the compiled kernel steps every replicate and records what the tables need (sim.core.kernel)
     kernel.advance(st, ctx, rngs, T, log, rec, record_first=True, progress=progress)
     years = np.array([ctx.schedule.year(t) for t in range(T + 1)])
+    # rec.trust_mean is the kernel's name of trust_in_others (a state's mean trust in all others)
     agent_series = dict(zip(AGENT_FIELDS, (rec.trust_mean, rec.threat_gp, rec.threat_neighbours, rec.transnational,
                                            rec.dependence, rec.posture, rec.membership))) if agents else {}
     return Trajectory(
@@ -92,7 +104,7 @@ def simulate(world: World, scenario: Scenario, params: Params, seed: int, replic
         timeseries={name: rec.metrics[m] for m, name in enumerate(kernel.pack(ctx).metrics)},
         agents=agent_series,
         pairs={f: rec.pairs[q] for q, f in enumerate(PAIR_FIELDS)} if pairs else {},
-        checkpoints=checkpoints if pairs else [], events=log or [], final=st)
+        checkpoints=checkpoints if pairs else [], events=[EventRecord(*e) for e in log or []], final=st)
 
 
 def summarize(tr: Trajectory) -> list[dict]:
@@ -103,10 +115,10 @@ def summarize(tr: Trajectory) -> list[dict]:
     R = len(tr.replicates)
     joins, exits = [0] * R, [0] * R  # counted from the event log, in one pass
     for e in tr.events:
-        if e[3] == "join":
-            joins[e[0]] += 1
-        elif e[3] == "exit":
-            exits[e[0]] += 1
+        if e.type == "join":
+            joins[e.replicate] += 1
+        elif e.type == "exit":
+            exits[e.replicate] += 1
     reached, last = phase.max(0).tolist(), phase[-1].tolist()
     incidents = ts["incidents"][1:].sum(0).tolist()
     member_incidents = ts["member_incidents"][1:].sum(0).tolist()
@@ -182,7 +194,7 @@ def outcomes(tr: Trajectory, window: int = 10) -> dict[str, np.ndarray]:
     out["member_incidents"] = ts["member_incidents"][1:].sum(0)
     tail = slice(max(1, ts["phase"].shape[0] - window), None)
     for g, code in enumerate(w.gp_codes):
-        for posture in ("balance", "hedge", "bandwagon"):
+        for posture in (p.label for p in Posture):
             out[f"{posture}_{code}"] = ts[f"{posture}_{code}"][tail].mean(0)
         out[f"dependence_{code}"] = st.dependence[:, :, g].mean(1)
     for i, code in enumerate(w.codes):
@@ -225,7 +237,7 @@ def _posterior_predictive(world, scenario, params, seed, replicates, first, prog
     if progress is not None:
         progress(parts[0].timeseries["phase"].shape[0] - 1)
     one = parts[0]
-    events = [(r, *e[1:]) for r, tr in enumerate(parts) for e in tr.events]
+    events = [e._replace(replicate=r) for r, tr in enumerate(parts) for e in tr.events]
     final = State(one.final.step, *(np.concatenate([getattr(tr.final, f) for tr in parts]) for f in STATE_ARRAYS))
     return Trajectory(
         ctx=Context(world, params, one.ctx.schedule), seed=seed, replicates=list(range(first, first + replicates)),

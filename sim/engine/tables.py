@@ -3,7 +3,8 @@
 Every table is long: one row per (replicate, step[, state | pair]) or per
 event, rows ordered by replicate, then step, then state or pair. Levels and
 postures are small integers (level 0..3 = none/partner/observer/member; posture
--1/0/1 = balance/hedge/bandwagon); the phase is its index in ``sim.core.metrics.PHASES``.
+-1/0/1 = balance/hedge/bandwagon: ``sim.core.vocab.Level`` and ``Posture``); the phase is its
+index in ``sim.core.vocab.PHASES``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..core.vocab import EVENT_FIELDS
 from .simulate import PAIR_FIELDS, Trajectory
 
 #: Metrics that count things (stored as int64); every other metric is float64.
 COUNT_PREFIXES = ("members", "incidents", "member_incidents", "blocs", "phase", "balance_", "hedge_", "bandwagon_")
-EVENT_COLUMNS = {"replicate": "int64", "step": "int64", "year": "float64", "type": "object",
-                 "a": "object", "b": "object", "value": "float64"}
+#: The events table's columns (the fields of ``sim.core.vocab.EventRecord``) and their dtypes.
+EVENT_COLUMNS = dict(zip(EVENT_FIELDS, ("int64", "int64", "float64", "object", "object", "object", "float64")))
 
 
 def _index(tr: Trajectory, inner: int = 1) -> dict[str, np.ndarray]:
@@ -67,8 +69,8 @@ def agents_table(tr: Trajectory) -> pd.DataFrame:
 def events_table(tr: Trajectory) -> pd.DataFrame:
     """One row per logged event: replicate (-1 = scheduled, in every replicate), step, year, type, a, b, value."""
     # the log holds batch positions; the table holds replicate indices k (they differ when first > 0)
-    rows = [(tr.replicates[r] if r >= 0 else -1, int(s), float(y), str(t), str(a), str(b), float(v))
-            for r, s, y, t, a, b, v in tr.events]
+    rows = [(tr.replicates[e.replicate] if e.replicate >= 0 else -1, int(e.step), float(e.year), str(e.type),
+             str(e.a), str(e.b), float(e.value)) for e in tr.events]
     df = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
     return df.astype(EVENT_COLUMNS)
 

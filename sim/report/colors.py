@@ -8,7 +8,7 @@ solara: plain hex strings and dicts.
 * :data:`PHASE_COLORS`: a light sequential ramp none → mature-tight (light
   enough to shade a plot's background behind lines);
 * :data:`LEVEL_COLORS`: none → member, light grey to dark blue (the order of
-  :data:`sim.core.world.LEVELS`);
+  :class:`sim.core.vocab.Level`), and :data:`LEVEL_LETTERS` for table cells;
 * :data:`POSTURE_COLORS`: balance (orange-brown) ↔ hedge (grey) ↔ bandwagon
   (purple), the ends of the diverging map of the posture figure;
 * :data:`METRIC_COLORS` / :data:`METRIC_NAMES`: the Adler–Barnett conditions,
@@ -17,24 +17,27 @@ solara: plain hex strings and dicts.
   shared panel (colour-blind-safe Okabe–Ito colours, each with its own line
   style and marker so that identical curves stay distinguishable);
 * :data:`BLOC_COLORS`: trust blocs.
+
+Every phase, level and posture dict is keyed by the names of :mod:`sim.core.vocab`
+(the ``Phase``, ``Level`` and ``Posture`` labels), in their code order.
 """
 
 from __future__ import annotations
 
-from ..core.metrics import PHASES
-from ..core.world import LEVELS
+from ..core.vocab import LEVELS, PHASES, POSTURE_NAMES, POSTURES
 
 PHASE_COLORS = dict(zip(PHASES, ("#f0f0f0", "#fde9a9", "#b7e1a1", "#7fb8dc", "#2c6fb0")))
 #: Text colour that reads on each phase colour.
 PHASE_TEXT = dict(zip(PHASES, ("#222222", "#222222", "#222222", "#111111", "#ffffff")))
 LEVEL_COLORS = dict(zip(LEVELS, ("#e0e0e0", "#c6dbef", "#6baed6", "#08519c")))
 LEVEL_TEXT = dict(zip(LEVELS, ("#222222", "#222222", "#111111", "#ffffff")))
-#: Posture codes as stored in the tables (agents.parquet ``posture_<GP>``, :class:`sim.shell.agents.Posture`).
-POSTURE_NAMES = {-1: "balance", 0: "hedge", 1: "bandwagon"}
-POSTURE_LETTERS = {"balance": "B", "hedge": "H", "bandwagon": "W"}
-POSTURE_COLORS = {"balance": "#b35806", "hedge": "#f2f2f2", "bandwagon": "#542788"}
+#: One-letter level names for table cells (the page's membership table).
+LEVEL_LETTERS = dict(zip(LEVELS, ("·", "P", "O", "M")))
+# POSTURE_NAMES (code -> name, as stored in agents.parquet ``posture_<GP>``) is sim.core.vocab's, re-exported.
+POSTURE_LETTERS = dict(zip(POSTURES, ("B", "H", "W")))
+POSTURE_COLORS = dict(zip(POSTURES, ("#b35806", "#f2f2f2", "#542788")))
 #: Light versions for table cells (text stays black on them).
-POSTURE_LIGHT = {"balance": "#fdd9b1", "hedge": "#f2f2f2", "bandwagon": "#d8d0ea"}
+POSTURE_LIGHT = dict(zip(POSTURES, ("#fdd9b1", "#f2f2f2", "#d8d0ea")))
 
 METRIC_COLORS = {"identity": "#d95f02", "interaction": "#1b9e77", "interest": "#7570b3",
                  "trust_mean": "#222222", "trust_min": "#888888", "peace": "#2c7fb8", "depth": "#a6761d"}
@@ -55,6 +58,6 @@ def group_style(k: int) -> dict:
     return {"color": GROUP_COLORS[k % len(GROUP_COLORS)], "linestyle": ls, "marker": marker}
 
 
-__all__ = ["BLOC_COLORS", "GROUP_COLORS", "GROUP_STYLES", "LEVEL_COLORS", "LEVEL_TEXT", "METRIC_COLORS",
+__all__ = ["BLOC_COLORS", "GROUP_COLORS", "GROUP_STYLES", "LEVEL_COLORS", "LEVEL_LETTERS", "LEVEL_TEXT", "METRIC_COLORS",
            "METRIC_NAMES", "NO_BLOC", "PHASE_COLORS", "PHASE_TEXT", "POSTURE_COLORS", "POSTURE_LETTERS",
            "POSTURE_LIGHT", "POSTURE_NAMES", "group_style"]

@@ -29,15 +29,15 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..core.metrics import CONDITIONS, PHASES
-from ..core.world import LEVELS
-from .colors import POSTURE_NAMES
+from ..core.metrics import CONDITIONS, bloc_labels
+from ..core.vocab import LEVELS, PHASES, POSTURE_NAMES, Phase
 from .load import short_name
 
 #: Phases that count as a mature security community (DESIGN.md §3).
-MATURE = ("mature-loose", "mature-tight")
+MATURE = tuple(p.label for p in Phase if p >= Phase.MATURE_LOOSE)
 #: The time-series metrics of the conditions figure: the three Adler-Barnett conditions and member trust.
 CONDITION_METRICS = (*CONDITIONS, "trust_mean")
+#: Posture name by code (``sim.core.vocab.POSTURE_NAMES``).
 POSTURES = POSTURE_NAMES
 #: z of a two-sided 95% normal interval.
 Z95 = 1.959963984540054
@@ -890,31 +890,18 @@ def checkpoint_years(years: Sequence[float], chosen: Sequence[float] | None = No
     return list(dict.fromkeys([ys[0], mid, ys[-1]]))
 
 
-def trust_blocs(codes: Sequence[str], links, capability: dict | None = None) -> dict[str, str]:
-    """Bloc of each state: the connected components (two or more states) of the graph of ``links``.
+def trust_blocs(codes: Sequence[str], trust: np.ndarray, threshold: float,
+                capability: dict | None = None) -> dict[str, str]:
+    """Bloc of each state of the (n, n) ``trust`` matrix (rows and columns in ``codes`` order).
 
-    ``links`` are the (a, b) pairs whose trust is at least the bloc threshold,
-    the rule of :func:`sim.core.metrics.blocs` (so the figure's and the page's blocs
-    are the ones the ``blocs`` column counts). Each bloc is named after its
-    most capable member (``capability``; ties and unknown states: first in
-    ``codes``), so a bloc keeps its name, and its colour, across years and
-    panels while its leading state stays in it; "" for a state in no bloc.
+    :func:`sim.core.metrics.bloc_labels` (the rule the ``blocs`` column counts):
+    components with two or more states of the graph T_ij >= ``threshold``, each
+    named after its most capable member (``capability``; ties and unknown
+    states: first in ``codes``); "" for a state in no bloc.
     """
-    import networkx as nx
-
-    order = {c: i for i, c in enumerate(codes)}
     cap = capability or {}
-    G = nx.Graph()
-    G.add_nodes_from(codes)
-    G.add_edges_from((a, b) for a, b, *_ in links if a in order and b in order)
-    out = dict.fromkeys(codes, "")
-    for comp in nx.connected_components(G):
-        if len(comp) < 2:
-            continue
-        head = min(comp, key=lambda s: (-float(cap.get(s, 0.0)), order[s]))
-        for s in comp:
-            out[s] = head
-    return out
+    heads = bloc_labels(np.asarray(trust, dtype=float), threshold, [float(cap.get(c, 0.0)) for c in codes])
+    return {c: codes[h] if h >= 0 else "" for c, h in zip(codes, heads)}
 
 
 def bloc_color_index(anchor: str, codes: Sequence[str]) -> int:
@@ -930,8 +917,10 @@ def network_data(pairs: pd.DataFrame, years: Sequence[float] | None = None, capa
     Returns ``years``, ``groups``, ``states`` (world order), ``nodes`` (group,
     year, state, capability, bloc) and ``edges`` (group, year, a, b, trust)
     with the pairs whose mean trust is at least ``threshold``. ``bloc`` is the
-    name of the state's bloc in that graph (:func:`trust_blocs`: connected
-    components, named after their most capable member), "" for none.
+    name of the state's bloc in that graph (:func:`trust_blocs`, i.e.
+    :func:`sim.core.metrics.bloc_labels`: connected components, named after their
+    most capable member), "" for none. Pass ``threshold=params.phase.bloc_trust``
+    (the report and the run figures do) so that the blocs are those of the ``blocs`` column.
     Capability defaults to 1 for a state the world does not know. ``seed`` is
     unused (kept for callers; the layout is fixed).
     """
@@ -952,7 +941,11 @@ def network_data(pairs: pd.DataFrame, years: Sequence[float] | None = None, capa
             at = sub[sub["year"] == y]
             mean = at.groupby(["a", "b"], sort=False)["trust"].mean().reset_index()
             strong = mean[mean["trust"] >= threshold]
-            bloc = trust_blocs(states, strong[["a", "b"]].itertuples(index=False), cap)
+            idx = {c: i for i, c in enumerate(states)}
+            mat = np.full((len(states), len(states)), -np.inf)  # a pair without rows is never linked
+            ia, ib = mean["a"].map(idx).to_numpy(), mean["b"].map(idx).to_numpy()
+            mat[ia, ib] = mat[ib, ia] = mean["trust"].fillna(-np.inf).to_numpy(float)
+            bloc = trust_blocs(states, mat, threshold, cap)
             nodes += [{"group": g, "year": y, "state": s, "capability": cap[s], "bloc": bloc[s]} for s in states]
             edges += [{"group": g, "year": y, "a": a, "b": b_, "trust": t}
                       for a, b_, t in strong[["a", "b", "trust"]].itertuples(index=False)]

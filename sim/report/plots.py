@@ -29,8 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ..core.metrics import PHASES
-from ..core.world import LEVELS
+from ..core.vocab import LEVELS, PHASES, POSTURES
 from .colors import (BLOC_COLORS, LEVEL_COLORS, LEVEL_TEXT, METRIC_COLORS, METRIC_NAMES, NO_BLOC, PHASE_COLORS,
                      PHASE_TEXT, POSTURE_COLORS, POSTURE_LETTERS, group_style)
 from .load import short_name
@@ -47,7 +46,7 @@ STYLE = {
 METRIC_STYLES = {"identity": "-", "interaction": "--", "interest": ":", "trust_mean": "-"}
 LEVEL_CMAP = mpl.colors.LinearSegmentedColormap.from_list("levels", [LEVEL_COLORS[lv] for lv in LEVELS])
 POSTURE_CMAP = mpl.colors.LinearSegmentedColormap.from_list(
-    "postures", [POSTURE_COLORS["balance"], POSTURE_COLORS["hedge"], POSTURE_COLORS["bandwagon"]])
+    "postures", [POSTURE_COLORS[p] for p in POSTURES])  # balance -> hedge -> bandwagon (codes -1, 0, 1)
 WHISKER = {"color": "#222222", "lw": 0.9, "capsize": 2.5, "capthick": 0.9, "fmt": "none", "zorder": 4}
 
 
@@ -453,7 +452,7 @@ def plot_postures(df: pd.DataFrame) -> Figure:
         for i, st in enumerate(states):
             for j, gp in enumerate(gps):
                 r = d.loc[(st, gp)]
-                top = r["top"] if "top" in r else max(("balance", "hedge", "bandwagon"), key=lambda k: r[k])
+                top = r["top"] if "top" in r else max(POSTURES, key=lambda k: r[k])
                 share = r[top]
                 if pd.isna(share):
                     continue
@@ -472,7 +471,7 @@ def plot_postures(df: pd.DataFrame) -> Figure:
     cb.set_label("bandwagon share − balance share")
     cb.set_ticks([-1, 0, 1], labels=["−1 balance", "0", "+1 bandwagon"])
     fig.legend(handles=[Patch(facecolor=POSTURE_COLORS[k], edgecolor="#8c8c8c",
-                              label=f"{POSTURE_LETTERS[k]} = {k}") for k in ("balance", "hedge", "bandwagon")],
+                              label=f"{POSTURE_LETTERS[k]} = {k}") for k in POSTURES],
                loc="outside lower center", ncol=3,
                title=_title_fit("cell text: the most common posture, its share and [95% interval]", fig))
     return fig

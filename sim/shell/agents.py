@@ -8,32 +8,12 @@ computes (DESIGN.md §2: one implementation of the dynamics).
 
 from __future__ import annotations
 
-from enum import IntEnum
-
 import mesa
 import numpy as np
 
-from ..core.world import LEVELS
+from ..core.vocab import Level, Posture
 
-
-class Posture(IntEnum):
-    """A state's stance toward a great power (Waltz 1979: balancing vs bandwagoning; hedging)."""
-
-    BALANCE = -1
-    HEDGE = 0
-    BANDWAGON = 1
-
-
-class Level(IntEnum):
-    """Membership level in an institution (DESIGN.md §3)."""
-
-    NONE = 0
-    PARTNER = 1
-    OBSERVER = 2
-    MEMBER = 3
-
-
-assert [lv.name.lower() for lv in Level] == list(LEVELS)
+__all__ = ["GreatPowerAgent", "Level", "Posture", "StateAgent"]
 
 
 class StateAgent(mesa.Agent):
@@ -58,7 +38,8 @@ class StateAgent(mesa.Agent):
         return {c: float(row[j]) for j, c in enumerate(self.model.world.codes) if j != self.index}
 
     @property
-    def trust_mean(self) -> float:
+    def trust_in_others(self) -> float:
+        """Mean trust in all other states (the agents table's ``trust_in_others``)."""
         n = len(self.model.world.codes)
         return float((self._st.trust[0, self.index].sum() - 1.0) / max(n - 1, 1))
 
@@ -78,7 +59,7 @@ class StateAgent(mesa.Agent):
     @property
     def posture_codes(self) -> str:
         """Postures toward each great power as text, e.g. 'RUS:hedge CHN:bandwagon USA:hedge'."""
-        return " ".join(f"{g}:{p.name.lower()}" for g, p in self.posture.items())
+        return " ".join(f"{g}:{p.label}" for g, p in self.posture.items())
 
     @property
     def posture(self) -> dict[str, Posture]:
@@ -90,7 +71,7 @@ class StateAgent(mesa.Agent):
 
     @property
     def community_level(self) -> str:
-        return LEVELS[int(self._st.membership[0, self.index, self.model.world.community])]
+        return Level(int(self._st.membership[0, self.index, self.model.world.community])).label
 
     @property
     def identity(self) -> np.ndarray:
@@ -101,9 +82,10 @@ class StateAgent(mesa.Agent):
         """Set this state's level in an institution (must be founded and within eligibility)."""
         w = self.model.world
         k = w.inst_index(institution)
-        lv = Level[level.upper()] if isinstance(level, str) else Level(level)
+        lv = Level.of(level.lower()) if isinstance(level, str) else Level(level)
         if lv > w.eligibility[self.index, k]:
-            raise ValueError(f"{self.code} is eligible for at most '{LEVELS[w.eligibility[self.index, k]]}' in {institution}")
+            raise ValueError(f"{self.code} is eligible for at most '{Level(int(w.eligibility[self.index, k])).label}' "
+                             f"in {institution}")
         if lv > 0 and not self._st.founded[0, k]:
             raise ValueError(f"{institution} is not founded")
         self._st.membership[0, self.index, k] = int(lv)
@@ -112,7 +94,7 @@ class StateAgent(mesa.Agent):
         self._st.membership[0, self.index, self.model.world.inst_index(institution)] = 0
 
     def adopt_posture(self, great_power: str, posture: Posture | str) -> None:
-        p = Posture[posture.upper()] if isinstance(posture, str) else Posture(posture)
+        p = Posture.of(posture.lower()) if isinstance(posture, str) else Posture(posture)
         self._st.posture[0, self.index, self.model.world.gp_index(great_power)] = int(p)
 
 

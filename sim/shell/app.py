@@ -20,8 +20,8 @@ CLI; nothing here steps any dynamics) and shows, updated at every step:
   on an axis spanning the scenario's years.
 
 Colours and names (phases, levels, postures, metrics, blocs) are those of the
-report (:mod:`sim.report.colors`), and blocs follow the same rule
-(:func:`sim.report.data.trust_blocs`, the rule of the ``blocs`` column).
+report (:mod:`sim.report.colors`), and blocs are those of the ``blocs`` column
+and the report's network figure (:func:`sim.core.metrics.bloc_labels`).
 
 The sidebar has the scenario picker (every ``conf/scenario/*.yaml``), the seed
 and sliders for the main great-power pressure and identity parameters; press
@@ -61,14 +61,13 @@ from matplotlib.patches import FancyArrowPatch, Patch  # noqa: E402
 from mesa.visualization import SolaraViz  # noqa: E402
 from mesa.visualization.utils import update_counter  # noqa: E402
 
-from sim.shell.agents import Posture  # noqa: E402
-from sim.core.metrics import PHASES  # noqa: E402
+from sim.core.metrics import bloc_labels  # noqa: E402
+from sim.core.vocab import PHASES  # noqa: E402
 from sim.shell.model import MODEL_REPORTERS, RegionalAlignmentModel  # noqa: E402
 from sim.core.params import Params  # noqa: E402
-from sim.report.colors import (BLOC_COLORS, LEVEL_COLORS, LEVEL_TEXT, METRIC_COLORS, METRIC_NAMES,  # noqa: E402
-                               NO_BLOC, PHASE_COLORS, PHASE_TEXT, POSTURE_LETTERS, POSTURE_LIGHT)
+from sim.report.colors import (BLOC_COLORS, LEVEL_COLORS, LEVEL_LETTERS, LEVEL_TEXT, METRIC_COLORS,  # noqa: E402
+                               METRIC_NAMES, NO_BLOC, PHASE_COLORS, PHASE_TEXT, POSTURE_LETTERS, POSTURE_LIGHT)
 from sim.report.data import bloc_color_index  # noqa: E402
-from sim.report.data import trust_blocs as _trust_blocs  # noqa: E402
 from sim.core.scenario import SCENARIO_DIR  # noqa: E402
 
 TITLE = "Turkic security community: regional alignment under great-power pressure"
@@ -91,9 +90,6 @@ CAPITALS = {
     "ARM": (43.0, 44.4), "TJK": (70.5, 35.6), "KOR": (88.0, 38.0),
 }
 
-LEVEL_COLOURS = LEVEL_COLORS  # the report's level colours (one colour map: sim.report.colors)
-LEVEL_SHORT = {"none": "·", "partner": "P", "observer": "O", "member": "M"}
-POSTURE_SHORT = {Posture.BALANCE: "balance", Posture.HEDGE: "hedge", Posture.BANDWAGON: "bandwagon"}
 COLOUR_MODES = ("community level", "trust bloc")
 #: The plotted reporters of the model's DataCollector: metric key (sim.core.metrics) -> column name.
 REPORTER = {key: name for name, key in MODEL_REPORTERS.items()}
@@ -153,10 +149,12 @@ def trust_edges(model, threshold: float | None = None) -> list[tuple[str, str, f
 
 
 def trust_blocs(model, threshold: float | None = None) -> dict[str, str]:
-    """Bloc of each state: :func:`sim.report.data.trust_blocs` of the trust graph (connected components with
-    two or more states, the rule of ``metrics.blocs``), named after the most capable member; "" for none."""
+    """Bloc of each state: :func:`sim.core.metrics.bloc_labels` of the trust graph (default threshold
+    ``phase.bloc_trust``; the rule of the ``blocs`` column), named after its most capable member; "" for none."""
     w = model.world
-    return _trust_blocs(w.codes, trust_edges(model, threshold), dict(zip(w.codes, map(float, w.capability))))
+    thr = model.params.phase.bloc_trust if threshold is None else threshold
+    heads = bloc_labels(model.state.trust[0], thr, w.capability)
+    return {c: w.codes[h] if h >= 0 else "" for c, h in zip(w.codes, heads)}
 
 
 def bloc_colour(anchor: str, codes) -> str:
@@ -169,8 +167,8 @@ def membership_rows(model) -> list[dict[str, str]]:
     rows = []
     for agent in model.state_agents:
         row = {"State": agent.code, "Name": agent.name}
-        row.update({inst: level.name.lower() for inst, level in agent.memberships.items()})
-        row.update({gp: POSTURE_SHORT[p] for gp, p in agent.posture.items()})
+        row.update({inst: level.label for inst, level in agent.memberships.items()})
+        row.update({gp: p.label for gp, p in agent.posture.items()})
         rows.append(row)
     return rows
 
@@ -254,8 +252,8 @@ def network_figure(model, colour_by: str = COLOUR_MODES[0]) -> Figure:
         legend_title = f"Trust blocs (T ≥ {thr:.2f})"
     else:
         levels = [a.community_level for a in model.state_agents]
-        colours = [LEVEL_COLOURS[lv] for lv in levels]
-        handles = [Patch(color=LEVEL_COLOURS[lv], label=lv) for lv in reversed(LEVEL_COLOURS)]
+        colours = [LEVEL_COLORS[lv] for lv in levels]
+        handles = [Patch(color=LEVEL_COLORS[lv], label=lv) for lv in reversed(LEVEL_COLORS)]
         legend_title = f"{community} level"
     handles.append(Line2D([], [], color="#404040", lw=3, alpha=0.6, label=f"trust ≥ {thr:.2f}"))
 
@@ -419,8 +417,8 @@ def _table_html(model) -> str:
         cells = [f'<td class="st" title="{html.escape(r["Name"])}"><b>{r["State"]}</b></td>']
         for k in insts:
             lv = r[k]
-            style = (f' style="background:{LEVEL_COLOURS[lv]};color:{LEVEL_TEXT[lv]}"' if k == community else "")
-            cells.append(f'<td{style} title="{lv}">{LEVEL_SHORT[lv]}</td>')
+            style = (f' style="background:{LEVEL_COLORS[lv]};color:{LEVEL_TEXT[lv]}"' if k == community else "")
+            cells.append(f'<td{style} title="{lv}">{LEVEL_LETTERS[lv]}</td>')
         cells += [f'<td style="background:{POSTURE_LIGHT[r[g]]}" title="{r[g]}">{POSTURE_LETTERS[r[g]]}</td>'
                   for g in gps]
         body.append(f"<tr>{''.join(cells)}</tr>")

@@ -27,13 +27,14 @@ import numpy as np
 from ..core import kernel
 from .agents import GreatPowerAgent, StateAgent
 from ..core.dynamics import Context, init_state, replicate_rngs
-from ..core.metrics import PHASES
+from ..core.vocab import EventRecord, Phase
 from ..core.params import Params, check_ranges, with_overrides
 from ..core.scenario import Scenario, compile_schedule, load_scenario
 from ..engine.simulate import Trajectory, summarize
 from ..core.world import World, load_world
 
-#: Model reporters: column name -> metric key of ``sim.core.metrics.measure``.
+#: Model reporters: column name -> metric key of ``sim.core.metrics.measure``. ``Phase`` is the phase's
+#: name (``sim.core.vocab.PHASES``), every other column a number.
 MODEL_REPORTERS = {
     "Year": "year", "Phase": "phase", "Members": "members", "Identity": "identity",
     "Interaction": "interaction", "Interest": "interest", "TrustMean": "trust_mean", "TrustMin": "trust_min",
@@ -43,6 +44,8 @@ MODEL_REPORTERS = {
 
 
 def _metric(key):
+    if key == "phase":
+        return lambda m: m.phase
     return lambda m: float(m.metrics[key][0])
 
 
@@ -92,7 +95,7 @@ class RegionalAlignmentModel(mesa.Model):
         self.state = init_state(self.context, 1)
         kernel.check_state(self.state)
         self._rngs = replicate_rngs(self.seed, 1, self.replicate)
-        self.events: list[tuple] = []
+        self.events: list[EventRecord] = []  # the kernel appends plain tuples; see trajectory()
         self.state_agents = [StateAgent(self, i) for i in range(self.world.n)]
         self.great_powers = [GreatPowerAgent(self, g) for g in range(self.world.g)]
         self.metrics = kernel.measure(self.state, self.context)
@@ -105,7 +108,7 @@ class RegionalAlignmentModel(mesa.Model):
         # per step per run.
         self.agent_datacollector = mesa.DataCollector(agenttype_reporters={
             StateAgent: {name: _agent_attr(name) for name in
-                         ("code", "trust_mean", "threat_max", "community_level", "posture_codes")},
+                         ("code", "trust_in_others", "threat_max", "community_level", "posture_codes")},
             GreatPowerAgent: {name: _agent_attr(name) for name in ("code", "strategy", "camp")},
         })
         self.agent_datacollector.collect(self)
@@ -117,7 +120,7 @@ class RegionalAlignmentModel(mesa.Model):
 
     @property
     def phase(self) -> str:
-        return PHASES[int(self.metrics["phase"][0])]
+        return Phase(int(self.metrics["phase"][0])).label
 
     def step(self) -> None:
         """One step of the core (one year by default) and its metrics in one kernel call, then collect."""
@@ -135,7 +138,7 @@ class RegionalAlignmentModel(mesa.Model):
         return Trajectory(ctx=self.context, seed=self.seed, replicates=[self.replicate],
                           years=np.array([self.context.schedule.year(t) for t in range(steps)]),
                           timeseries={k: np.stack([h[k] for h in self._history]) for k in keys},
-                          events=self.events, final=self.state)
+                          events=[EventRecord(*e) for e in self.events], final=self.state)
 
     def summary(self) -> dict:
         """The run's summary: phase reached and when, final memberships, conflict counts, final indices."""

@@ -94,7 +94,7 @@ def run_backtest(replicates: int = 200, seed: int = 0, source: str = "posterior"
     """Run the historical scenario and return (targets, roster, predictions, documented-2025 comparison)."""
     p = with_overrides(Params(), {"calibration.source": source})
     tr = simulate(load_world("turkic"), load_scenario("historical"), p, seed=seed, replicates=replicates,
-                  pairs=False, events=False)
+                  pairs=False, log_events=False)
     return (*summarize_backtest(target_record(tr), accession_years(tr)), documented_2025(tr))
 
 

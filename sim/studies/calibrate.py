@@ -162,7 +162,7 @@ def simulate_targets(overrides: dict, seed: int, replicates: int, world=None, sc
     world = world or load_world("turkic")
     scenario = scenario or load_scenario("historical")
     p = with_overrides(Params(), overrides)
-    tr = simulate(world, scenario, p, seed=seed, replicates=replicates, agents=True, pairs=False, events=False)
+    tr = simulate(world, scenario, p, seed=seed, replicates=replicates, agents=True, pairs=False, log_events=False)
     return summary_statistics(target_record(tr))
 
 

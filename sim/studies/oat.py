@@ -143,7 +143,7 @@ def effect(name: str, regime: Regime, replicates: int = 40, seed: int = 0, world
     res = []
     for value in (lo, hi):
         p = with_overrides(Params(), {**base, name: value})
-        tr = simulate(world, sc, p, seed=seed, replicates=replicates, agents=False, pairs=False, events=False)
+        tr = simulate(world, sc, p, seed=seed, replicates=replicates, agents=False, pairs=False, log_events=False)
         res.append(outcomes(tr))
     out = {}
     for key in res[0]:
