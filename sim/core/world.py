@@ -14,7 +14,7 @@ States) and the institutions they belong to (OTS, CSTO, SCO, EAEU, NATO, EU):
   Fergana, Karabakh), initial trust T_ij;
 * institutions k (K): leading great powers, depth, whether founded, and for
   each state its eligibility and today's membership level
-  (``LEVELS``: none < partner < observer < member).
+  (``sim.core.vocab.Level``: none < partner < observer < member).
 
 Capability is a *share* of the region's power (GDP and military projectable
 into the region): values lie in [0, 1] and for the Turkic world and the
@@ -41,14 +41,16 @@ from typing import Any, NoReturn
 import numpy as np
 import yaml
 
-LEVELS = ("none", "partner", "observer", "member")
+from .vocab import LEVELS, Level
+
 #: The config tree: ``sim/conf`` where the package is installed (a wheel ships ``conf/`` as that
 #: package data), else the source tree's ``conf/`` beside ``sim/`` (a checkout, an editable install).
 _PACKAGE = Path(__file__).resolve().parents[1]
 CONF_DIR = _PACKAGE / "conf" if (_PACKAGE / "conf" / "config.yaml").is_file() else _PACKAGE.parent / "conf"
 WORLD_DIR = CONF_DIR / "world"
-PAIR_FIELDS = ("trust", "proximity", "dispute")
-PAIR_DEFAULTS = {"trust": 0.3, "proximity": 0.0, "dispute": 0.0}
+#: Fields of an entry of a world file's ``pairs:`` list (and of ``pair_defaults:``), with their defaults.
+PAIR_ENTRY_FIELDS = ("trust", "proximity", "dispute")
+PAIR_ENTRY_DEFAULTS = {"trust": 0.3, "proximity": 0.0, "dispute": 0.0}
 
 STATE_REQUIRED = ("capability", "identity", "sovereignty", "route_dependence",
                   "transnational", "dependence", "gp_proximity")
@@ -234,9 +236,9 @@ def world_from_dict(data: Mapping, source: str = "<dict>") -> World:
         top.fail(f"field 'features' = {_show(feats)} must be a non-empty list of distinct names")
     features = tuple(feats)
 
-    defaults = top.table("pair_defaults", data.get("pair_defaults"), optional=PAIR_FIELDS)
+    defaults = top.table("pair_defaults", data.get("pair_defaults"), optional=PAIR_ENTRY_FIELDS)
     pair_default = {key: top.num(f"pair_defaults.{key}", defaults.get(key, val))
-                    for key, val in PAIR_DEFAULTS.items()}
+                    for key, val in PAIR_ENTRY_DEFAULTS.items()}
 
     # Great powers.
     gps = data["great_powers"]
@@ -319,7 +321,7 @@ def world_from_dict(data: Mapping, source: str = "<dict>") -> World:
 
     # Pairs: unordered "A-B"; "A-B" and "B-A" may both appear only with equal values.
     pair_data = top.table("pairs", data.get("pairs"), closed=False)
-    mats = {key: np.full((N, N), pair_default[key]) for key in PAIR_FIELDS}
+    mats = {key: np.full((N, N), pair_default[key]) for key in PAIR_ENTRY_FIELDS}
     seen: dict[tuple[int, int], tuple[str, dict]] = {}
     for key, row in pair_data.items():
         chk = top.at(f"pair {_show(key)}")
@@ -329,8 +331,8 @@ def world_from_dict(data: Mapping, source: str = "<dict>") -> World:
         a, b = (chk.code("", p, codes, "state code") for p in parts)
         if a == b:
             chk.fail("self-pair; a pair joins two different states")
-        row = chk.table("", row, optional=PAIR_FIELDS)
-        values = {f: chk.num(f, row[f]) for f in PAIR_FIELDS if f in row}
+        row = chk.table("", row, optional=PAIR_ENTRY_FIELDS)
+        values = {f: chk.num(f, row[f]) for f in PAIR_ENTRY_FIELDS if f in row}
         canon = (min(a, b), max(a, b))
         if canon in seen:
             first, earlier = seen[canon]
@@ -477,8 +479,8 @@ def synthetic_world(n: int, seed: int = 0, n_features: int = 4, n_great_powers: 
     membership = np.zeros((n, K), np.int8)
     order = rng.permutation(n)
     founders = min(n, max(2, n // 10))
-    membership[order[:founders], 0] = LEVELS.index("member")
-    membership[order[founders:founders + n // 20], 0] = LEVELS.index("observer")
+    membership[order[:founders], 0] = Level.MEMBER
+    membership[order[founders:founders + n // 20], 0] = Level.OBSERVER
     u = rng.random((n, G))
     membership[:, 1:] = np.where(u < 0.5 * dependence, 3, np.where(u < 0.8 * dependence, 1, 0))
     inst_depth = np.concatenate([[0.2], rng.uniform(0.2, 0.6, G)])
@@ -488,7 +490,7 @@ def synthetic_world(n: int, seed: int = 0, n_features: int = 4, n_great_powers: 
         features=features, gp_codes=gp_codes, gp_names=tuple(f"Great power {g}" for g in range(G)),
         institutions=("COM", *(f"GP{g}_BLOC" for g in range(G))), community=0,
         inst_leaders=leaders, inst_depth=inst_depth, inst_founded=np.ones(K, bool),
-        eligibility=np.full((n, K), LEVELS.index("member"), np.int8), membership=membership,
+        eligibility=np.full((n, K), Level.MEMBER, np.int8), membership=membership,
         capability=cap, identity=identity, sovereignty=rng.uniform(0.2, 0.9, n),
         route_dependence=rng.random(n), transnational=rng.beta(2.0, 3.0, n),
         dependence=dependence, gp_proximity=gp_prox, gp_capability=gp_cap, gp_drive=gp_drive,
