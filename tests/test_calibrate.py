@@ -53,7 +53,7 @@ def test_each_pattern_fails_on_its_own_departure(changes, target):
 
 
 def test_target_records_of_a_real_run_have_every_field():
-    tr = simulate(TURKIC, load_scenario("historical"), params(), seed=0, replicates=3, pairs=False, events=False)
+    tr = simulate(TURKIC, load_scenario("historical"), params(), seed=0, replicates=3, pairs=False, log_events=False)
     recs = cal.target_record(tr)
     assert len(recs) == 3 and set(_record()) == set(recs[0])
     s = cal.summary_statistics(recs)
