@@ -1,10 +1,12 @@
 """Small result directories written exactly as docs/DATA.md specifies, for the report tests.
 
-The report (`sim.report`) only reads directories; these builders WRITE them
-the way the producers (the Hydra face, the batch engine) do, from real runs
-of the core (`sim.engine.simulate`) with few steps and replicates, so every column
-the contract names is present with realistic values. Each kind of directory
-can carry one deliberately broken job:
+The report (`sim.report`) only reads directories; these builders write them
+with the producers' own writers (`sim.engine.runs` for a run directory,
+`sim.engine.results` and the batch engine's aggregate tables for an
+experiment), from real runs of the core with few steps and replicates, so
+every column the contract names is present with realistic values. Only
+Hydra's `.hydra/` files and the JSON records are written here. Each kind of
+directory can carry one deliberately broken job:
 
 * a single run directory: ``broken="agents"`` (a truncated, unreadable
   ``agents.parquet``) or ``broken="summary"`` (no ``summary.json``);
@@ -25,65 +27,22 @@ import numpy as np
 import pandas as pd
 import yaml
 
+import pyarrow as pa
+import pyarrow.parquet  # noqa: F401  (pa.parquet)
+
 import sim
 from sim.core.metrics import PHASES
 from sim.core.params import Params, flatten, with_overrides
-from sim.core.scenario import load_scenario
-from sim.engine.simulate import flat_summary, simulate, summarize
+from sim.core.scenario import compile_schedule, load_scenario
 from sim.core.world import LEVELS, WORLD_DIR, load_world
+from sim.engine import results, runs
+from sim.engine.batch import agg_table, quantile_aggregates
+from sim.engine.design import DesignConfig, points
+from sim.engine.simulate import simulate, summarize
+from sim.engine.spec import RunSpec
 
 WORLD = load_world("turkic")
 SCRIPT_NAME = "<script>alert('x')</script>"  # a hostile scenario name for the escaping tests
-
-
-# --------------------------------------------------------------------------- tables of one run
-
-def trajectory_tables(tr) -> dict[str, pd.DataFrame]:
-    """The four tables of a run directory (DATA.md) from a :class:`sim.engine.simulate.Trajectory`."""
-    w = tr.ctx.world
-    reps = tr.replicates
-    T1, R = tr.timeseries["phase"].shape
-    steps = np.arange(T1)
-    ts = {"replicate": np.tile(reps, T1), "step": np.repeat(steps, R), "year": np.repeat(tr.years, R)}
-    for k, v in tr.timeseries.items():
-        if k != "year":
-            ts[k] = v.reshape(-1)
-    timeseries = pd.DataFrame(ts)
-
-    a = tr.agents
-    N = w.n
-    agents = {"replicate": np.tile(np.repeat(reps, N), T1), "step": np.repeat(steps, R * N),
-              "year": np.repeat(tr.years, R * N), "state": np.tile(np.array(w.codes), T1 * R),
-              "trust_mean": a["trust_mean"].reshape(-1)}
-    for g, code in enumerate(w.gp_codes):
-        agents[f"threat_{code}"] = a["threat_gp"][..., g].reshape(-1)
-    agents["threat_neighbours"] = a["threat_neighbours"].reshape(-1)
-    agents["transnational"] = a["transnational"].reshape(-1)
-    for g, code in enumerate(w.gp_codes):
-        agents[f"dependence_{code}"] = a["dependence"][..., g].reshape(-1)
-    for g, code in enumerate(w.gp_codes):
-        agents[f"posture_{code}"] = a["posture"][..., g].reshape(-1).astype(np.int8)
-    for k, inst in enumerate(w.institutions):
-        agents[f"level_{inst}"] = a["membership"][..., k].reshape(-1).astype(np.int8)
-    agents = pd.DataFrame(agents)
-
-    events = pd.DataFrame(
-        [(reps[e[0]] if e[0] >= 0 else -1, e[1], e[2], e[3], e[4], e[5], float(e[6])) for e in tr.events],
-        columns=["replicate", "step", "year", "type", "a", "b", "value"])
-    events = events.astype({"replicate": "int64", "step": "int64", "year": "float64",
-                            "type": "str", "a": "str", "b": "str", "value": "float64"})
-
-    rows = []
-    iu, ju = np.triu_indices(N, 1)
-    for c, stp in enumerate(tr.checkpoints):
-        for r, k in enumerate(reps):
-            block = {"replicate": k, "step": stp, "year": float(tr.years[stp]),
-                     "a": np.array(w.codes)[iu], "b": np.array(w.codes)[ju]}
-            for f in ("trust", "density", "dispute", "shared", "mutual"):
-                block[f] = tr.pairs[f][c, r][iu, ju].astype(float)
-            rows.append(pd.DataFrame(block))
-    pairs = pd.concat(rows, ignore_index=True)
-    return {"timeseries": timeseries, "agents": agents, "events": events, "pairs": pairs}
 
 
 def resolved_config(scenario, params: Params, seed: int, replicates: int, steps: int | None,
@@ -153,27 +112,18 @@ def write_run_dir(path: Path, scenario: str = "baseline", replicates: int = 3, s
         if k.startswith("params."):
             pv[k[len("params."):]] = v
     params = with_overrides(Params(), pv)
-    tr = simulate(WORLD, sc, params, seed=seed, replicates=replicates, steps=steps, checkpoint_every=2)
     cfg = resolved_config(sc, params, seed, replicates, steps)
     write_hydra(path, cfg, overrides, job_num, override_dirname)
-    tables = trajectory_tables(tr)
-    for name, df in tables.items():
-        df.to_parquet(path / f"{name}.parquet", index=False)
-    recs = summarize(tr)
+    spec = RunSpec(world=WORLD, scenario=sc, params=params, schedule=compile_schedule(sc, WORLD, steps), seed=seed,
+                   replicates=replicates, steps=steps, checkpoint_every=2, config=cfg, config_hash="0" * 64,
+                   command="python -m sim " + " ".join(overrides))
+    runs.write(runs.execute(spec), path)
     if broken == "agents":
         data = (path / "agents.parquet").read_bytes()
         (path / "agents.parquet").write_bytes(data[: len(data) // 3])  # a half-written file
         (path / "events.parquet").unlink()
-    if broken != "summary":
-        summary = {
-            "sim_version": sim.__version__, "config_hash": "0" * 64, "seed": seed,
-            "seeds": [{"replicate": k, "spawn_key": [k]} for k in range(replicates)],
-            "world": "turkic", "scenario": sc.name,
-            "command": "python -m sim " + " ".join(overrides), "created": "2025-01-01T00:00:00",
-            "replicates": recs,
-            "aggregate": {"phase_reached": pd.Series([r["phase_reached"] for r in recs]).value_counts().to_dict()},
-        }
-        (path / "summary.json").write_text(json.dumps(summary, indent=1))
+    if broken == "summary":
+        (path / "summary.json").unlink()
     (path / "figures").mkdir(exist_ok=True)
     return path
 
@@ -216,36 +166,10 @@ def write_multirun_dir(path: Path, jobs: list[list[str]] | None = None, replicat
 
 # --------------------------------------------------------------------------- experiments
 
-def _grid(factors: dict) -> pd.DataFrame:
-    names = list(factors)
-    mesh = np.meshgrid(*[np.asarray(v, dtype=float) for v in factors.values()], indexing="ij")
-    return pd.DataFrame({n: m.reshape(-1) for n, m in zip(names, mesh)})
-
-
 def design_points(kind: str, factors: dict, samples: int = 4, levels: int = 4, seed: int = 0) -> pd.DataFrame:
-    """The design matrix in point order (grid, lhs, morris, sobol), as the batch engine samples it."""
-    if kind == "grid":
-        return _grid(factors)
-    problem = {"num_vars": len(factors), "names": list(factors),
-               "bounds": [list(map(float, b)) for b in factors.values()]}
-    if kind == "lhs":
-        from scipy.stats import qmc
-
-        u = qmc.LatinHypercube(d=len(factors), seed=seed).random(samples)
-        lo = np.array([b[0] for b in problem["bounds"]])
-        hi = np.array([b[1] for b in problem["bounds"]])
-        X = lo + u * (hi - lo)
-    elif kind == "morris":
-        from SALib.sample import morris
-
-        X = morris.sample(problem, samples, num_levels=levels, seed=seed)
-    elif kind == "sobol":
-        from SALib.sample import sobol
-
-        X = sobol.sample(problem, samples, calc_second_order=False, seed=seed)
-    else:
-        raise ValueError(kind)
-    return pd.DataFrame(X, columns=list(factors))
+    """The design matrix in point order, sampled by the batch engine's own :func:`sim.engine.design.points`."""
+    table = points(DesignConfig(kind=kind, factors=factors, samples=samples, levels=levels, seed=seed))
+    return pd.DataFrame(table)
 
 
 def write_experiment_dir(path: Path, kind: str = "grid", factors: dict | None = None, replicates: int = 2,
@@ -263,7 +187,6 @@ def write_experiment_dir(path: Path, kind: str = "grid", factors: dict | None = 
     factors = factors or {"params.pressure.intensity": [0.2, 0.8], "params.identity.confidence": [0.1, 0.3, 0.5]}
     failed = set(failed if failed is not None else [(1, 1)])
     design = design_points(kind, factors, samples=samples, levels=levels)
-    design.insert(0, "point", np.arange(len(design), dtype=np.int64))
     sc = load_scenario("baseline")
     if scenario_name is not None:
         sc.name = scenario_name
@@ -278,38 +201,32 @@ def write_experiment_dir(path: Path, kind: str = "grid", factors: dict | None = 
             k = rec["replicate"]
             if keys is not None and (p, k) not in keys:
                 continue
-            base = {"point": p, "replicate": k, "seed": 7}
             fac = {f: pt[f] for f in factors}
             if (p, k) in failed:
-                rows.append({**base, "status": "failed", "error": "FloatingPointError: overflow in trust update",
-                             **fac})
+                rows.append({"point": p, "replicate": k, "seed": 7, "status": "failed",
+                             "error": "FloatingPointError: overflow in trust update", **fac})
             else:
-                flat = flat_summary(rec)
-                flat.pop("replicate"), flat.pop("seed")
-                rows.append({**base, "status": "ok", "error": "", **fac, **flat})
+                rows.extend({**row, **fac} for row in results.rows_of([rec], WORLD, p, 7))
         ok = [r for r in range(replicates) if (p, r) not in failed and (keys is None or (p, r) in keys)]
         if not ok:
             continue
-        for metric, arr in tr.timeseries.items():
-            if metric == "year":
-                continue
-            sub = arr[:, ok]
-            aggs.append(pd.DataFrame({
-                "point": p, "step": np.arange(arr.shape[0]), "year": tr.years, "metric": metric,
-                "mean": sub.mean(1), "q10": np.quantile(sub, 0.1, axis=1), "q50": np.quantile(sub, 0.5, axis=1),
-                "q90": np.quantile(sub, 0.9, axis=1)}))
-    results = pd.DataFrame(rows)
-    results.to_parquet(path / "results.parquet", index=False)
+        metrics = [m for m in tr.timeseries if m != "year"]
+        arr = np.stack([tr.timeseries[m][:, ok] for m in metrics], axis=-1).transpose(1, 0, 2)  # (R, T+1, M)
+        mean, q = quantile_aggregates(arr)
+        aggs.append(agg_table(p, np.arange(len(tr.years)), tr.years, metrics, mean, q, len(ok)))
+    factor_fields = [pa.field(f, pa.float64()) for f in factors]
+    table = results.table(rows, results.schema(WORLD, factor_fields))
+    results.write(table, path / "results.parquet")
     design.to_parquet(path / "design.parquet", index=False)
     if aggs:
-        pd.concat(aggs, ignore_index=True).to_parquet(path / "aggregates.parquet", index=False)
-    n_failed = int((results["status"] == "failed").sum()) if len(results) else 0
+        pa.parquet.write_table(pa.concat_tables(aggs), path / "aggregates.parquet")
+    n_failed = sum(1 for r in rows if r["status"] == "failed")
     exp = {"name": name, "description": description,
            "design": {"kind": kind, "factors": {k: list(v) for k, v in factors.items()}, "samples": samples,
                       "levels": levels, "second_order": False, "seed": 0},
            "points": len(design), "replicates": replicates, "seed": 7, "sim_version": sim.__version__,
            "config_hash": "0" * 64, "shard": shard, "num_shards": num_shards,
-           "done": int(len(results) - n_failed), "failed": n_failed,
+           "done": int(len(rows) - n_failed), "failed": n_failed,
            "command": f"python -m sim +experiment={name}", "created": "2025-01-01T00:00:00"}
     (path / "experiment.json").write_text(json.dumps(exp, indent=1))
     cfg = resolved_config(sc, Params(), 7, replicates, steps, experiment={"name": name, "description": description})
@@ -361,11 +278,16 @@ def big_experiment(path: Path, points: int = 5000, replicates: int = 20, steps: 
     for m in ("identity", "interaction", "interest", "trust_mean", "trust_min", "peace", "depth", "members",
               "blocs", "region_trust"):
         res[f"final_{m}"] = rng.random(n)
+    for m in ("breadth",):
+        res[f"final_{m}"] = rng.random(n)
     for inst in WORLD.institutions:
         for code_ in WORLD.codes:
             res[f"level_{inst}_{code_}"] = np.array(LEVELS)[rng.integers(0, 4, n)]
+    for inst in WORLD.institutions:
         res[f"founded_{inst}"] = True
-    res.to_parquet(path / "results.parquet", index=False)
+    schema = results.schema(WORLD, [pa.field(f, pa.float64()) for f in factors])
+    results.write(pa.Table.from_pandas(res[schema.names], schema=schema, preserve_index=False),
+                  path / "results.parquet")
     metrics = ["identity", "interaction", "interest", "trust_mean", "trust_min", "peace", "phase", "members",
                "depth", "region_trust", "blocs", "incidents"]
     T = steps + 1
@@ -388,5 +310,5 @@ def big_experiment(path: Path, points: int = 5000, replicates: int = 20, steps: 
     return path
 
 
-__all__ = ["SCRIPT_NAME", "WORLD", "big_experiment", "design_points", "trajectory_tables", "write_experiment_dir",
+__all__ = ["SCRIPT_NAME", "WORLD", "big_experiment", "design_points", "write_experiment_dir",
            "write_multirun_dir", "write_run_dir", "write_sharded"]

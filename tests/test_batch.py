@@ -20,7 +20,9 @@ from hydra import compose, initialize_config_dir
 from pandas.testing import assert_frame_equal
 
 import sim.engine.batch as batch
-from sim.face.config import CONF_DIR, HYDRA_VERSION_BASE, ConfigError
+from sim.engine import results
+from sim.engine.batch import RefusedError
+from sim.face.config import CONF_DIR, HYDRA_VERSION_BASE, validate
 from sim.engine.simulate import simulate, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,8 +30,9 @@ PY = sys.executable
 
 
 def tiny(*overrides):
+    """The validated spec of test_tiny with ``overrides`` (what the face hands the batch engine)."""
     with initialize_config_dir(str(CONF_DIR), version_base=HYDRA_VERSION_BASE):
-        return compose("config", overrides=["experiment=test_tiny", *overrides])
+        return validate(compose("config", overrides=["experiment=test_tiny", *overrides]))
 
 
 def tables(d):
@@ -97,11 +100,9 @@ def test_experiment_directory_follows_the_data_contract(serial):
 def test_aggregates_are_the_quantiles_of_the_replicates(serial):
     out, _ = serial
     _, agg = tables(out)
-    cfg = tiny()
-    from sim.face.config import validate
     from sim.core.params import with_overrides
 
-    v = validate(cfg)
+    v = tiny()
     p = with_overrides(v.params, {"pressure.intensity": 0.8, "identity.confidence": 0.4})  # point 3
     tr = simulate(v.world, v.scenario, p, seed=0, replicates=3, steps=5, agents=False, pairs=False)
     got = agg[(agg["point"] == 3) & (agg["metric"] == "trust_mean")].sort_values("step")
@@ -113,10 +114,9 @@ def test_a_row_is_the_replicate_run_alone(serial):
     """Replicate k of point p equals simulate(..., replicates=1, first=k): bit-identical whatever the batch."""
     out, _ = serial
     res, _ = tables(out)
-    from sim.face.config import validate
     from sim.core.params import with_overrides
 
-    v = validate(tiny())
+    v = tiny()
     p = with_overrides(v.params, {"pressure.intensity": 0.2, "identity.confidence": 0.4})  # point 1
     alone = summarize(simulate(v.world, v.scenario, p, seed=0, replicates=1, first=2, steps=5,
                                agents=False, pairs=False))[0]
@@ -137,10 +137,11 @@ def test_serial_equals_two_workers_equals_merged_shards(serial, tmp_path):
     assert sorted(p.name for p in (tmp_path / "sh").iterdir()) == ["shard_0of2", "shard_1of2"]
     for other in (batch.merge([tmp_path / "w2"]), batch.merge([tmp_path / "sh"]),
                   batch.merge([tmp_path / "sh" / "shard_1of2", tmp_path / "sh" / "shard_0of2"])):
-        for name in ("results", "aggregates", "design"):
+        assert_frame_equal(results.to_pandas(other["results"]), results.to_pandas(ref["results"]))
+        for name in ("aggregates", "design"):
             assert_frame_equal(other[name], ref[name])
     res, agg = tables(ref_dir)  # what was written is what merge gives
-    assert_frame_equal(res, ref["results"])
+    assert_frame_equal(res, results.to_pandas(ref["results"]))
     assert_frame_equal(agg, ref["aggregates"])
     assert_frame_equal(tables(tmp_path / "w2")[0], res)
     # merging shards on the command line writes the single-machine tables
@@ -174,7 +175,7 @@ def test_workers_import_neither_mesa_nor_hydra():
 
 def test_resume_refuses_another_config(serial):
     out, _ = serial
-    with pytest.raises(ConfigError, match="refusing to resume into .* another experiment"):
+    with pytest.raises(RefusedError, match="refusing to resume into .* another experiment"):
         batch.run_experiment(tiny("experiment.workers=1", "experiment.replicates=4"), out)
 
 
@@ -281,5 +282,5 @@ def test_launcher_multirun_over_shards_merges_to_the_single_machine_table(serial
     assert (tmp_path / "shard_0of2" / "results.parquet").exists()
     merged = batch.merge([tmp_path], check_complete=True)
     ref_res, ref_agg = tables(serial[0])
-    assert_frame_equal(merged["results"], ref_res)
+    assert_frame_equal(results.to_pandas(merged["results"]), ref_res)
     assert_frame_equal(merged["aggregates"], ref_agg)

@@ -8,6 +8,7 @@ import pytest
 from helpers import TURKIC, assert_states_equal, params
 
 import sim.studies.calibrate as cal
+from sim.core.world import CONF_DIR
 from sim.core.scenario import load_scenario
 from sim.engine.simulate import posterior_params, simulate
 
@@ -141,8 +142,7 @@ def test_defaults_are_the_posterior_median_and_say_calibrated_or_judgement():
     post = cal.load_posterior()
     median = {r["parameter"]: r["median"] for r in cal.posterior_summary(post)}
     labels, group = {}, None
-    for line in (cal.Path(cal.__file__).resolve().parents[1] / "conf" / "params" / "default.yaml").read_text(
-            encoding="utf-8").splitlines():
+    for line in (CONF_DIR / "params" / "default.yaml").read_text(encoding="utf-8").splitlines():
         if m := re.match(r"^(\w+):", line):
             group = m.group(1)
         elif m := re.match(r"^  (\w+): (\S+)\s+# (.*)$", line):

@@ -19,7 +19,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from sim.face.cli import check_output_dir, run
-from sim.face.config import CONF_DIR, HYDRA_VERSION_BASE, USER_ERRORS, build_world, config_hash, validate
+from sim.core.world import build_world
+from sim.face.config import CONF_DIR, HYDRA_VERSION_BASE, USER_ERRORS, config_hash, plain_config, validate
 from sim.engine.design import ExperimentConfig
 from sim.report.figures import write_run_figures
 from sim.engine.io import write_atomic, write_json_atomic
@@ -136,7 +137,7 @@ def test_run_hands_an_experiment_to_the_batch_engine(tmp_path, monkeypatch):
     import sim.engine.batch
 
     calls = []
-    monkeypatch.setattr(sim.engine.batch, "run_experiment", lambda cfg, d: calls.append((cfg.experiment.name, d)) or {"ok": 1})
+    monkeypatch.setattr(sim.engine.batch, "run_experiment", lambda spec, d: calls.append((spec.experiment.config.name, d)) or {"ok": 1})
     cfg = compose_config("experiment=pressure_identity_grid", f"hydra.run.dir={tmp_path}/exp", hydra=True)
     assert run(cfg) == {"ok": 1}
     assert calls == [("pressure_identity_grid", (tmp_path / "exp").absolute())]
@@ -224,7 +225,7 @@ def test_validation_names_the_key_in_one_line(overrides, error, fragment):
 
 
 def test_build_world_from_data_or_generator():
-    w = build_world(compose_config().world)
+    w = build_world(plain_config(compose_config())["world"])
     assert w.name == "turkic" and w.n == 11
     g = build_world({"generator": "synthetic", "n": 12, "seed": 3})
     assert g.n == 12 and g.name == "synthetic-n12-s3"

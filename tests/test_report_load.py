@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import report_fixtures as F
 
-from sim.report.load import KEY_COLUMNS, ReportError, detect, load, parse_override
+from sim.report.load import TIDY_COLUMNS, ReportError, detect, load, parse_override
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_run_dir_rows_and_problem_files(dirs):
     s = load(dirs["run"])
     df = s.frame()
     assert s.kind == "run" and len(df) == 3
-    assert list(df.columns[: len(KEY_COLUMNS)]) == list(KEY_COLUMNS)
+    assert list(df.columns[: len(TIDY_COLUMNS)]) == list(TIDY_COLUMNS)
     assert df["status"].eq("ok").all() and df["replicate"].tolist() == [0, 1, 2]
     assert df["scenario"].eq("baseline").all() and df["start_year"].eq(2025.0).all()
     for c in ("phase_reached", "first_year_nascent", "final_trust_mean", "level_OTS_TUR", "founded_OTS"):

@@ -496,3 +496,49 @@ def synthetic_world(n: int, seed: int = 0, n_features: int = 4, n_great_powers: 
         dependence=dependence, gp_proximity=gp_prox, gp_capability=gp_cap, gp_drive=gp_drive,
         proximity=proximity, dispute=dispute, trust=trust,
     )
+
+
+# --------------------------------------------------------------------------- the world of a config
+
+#: Keys of a generator spec (``conf/world/synthetic.yaml``) and their types.
+SYNTHETIC_KEYS = {"n": int, "seed": int, "n_features": int, "n_great_powers": int, "dispute_share": float}
+
+
+def build_world(data: Mapping, source: str = "config") -> World:
+    """A World from the ``world`` config node as plain data.
+
+    Either world data in the format of ``conf/world/turkic.yaml`` (validated by
+    :func:`world_from_dict`) or a generator spec ``{generator: synthetic, n, seed,
+    n_features, n_great_powers, dispute_share}`` for :func:`synthetic_world`
+    (DESIGN.md §3: a generator of N states for any N).
+    """
+    if not isinstance(data, Mapping) or not data:
+        raise WorldError(f"world {source}: empty or not a mapping; choose a world (e.g. world=turkic)")
+    gen = generator_spec(dict(data))
+    if gen is None:
+        return world_from_dict(data, source=source)
+    return synthetic_world(**gen)
+
+
+def generator_spec(data: dict) -> dict | None:
+    """The checked keyword arguments of :func:`synthetic_world` for a generator spec; None for world data."""
+    if "generator" not in data:
+        return None
+    data = dict(data)
+    gen = data.pop("generator")
+    if gen != "synthetic":
+        raise WorldError(f"world.generator={gen!r} is unknown; allowed: synthetic")
+    for key, value in data.items():
+        if key not in SYNTHETIC_KEYS:
+            raise WorldError(f"world.{key}: unknown generator option; allowed: {', '.join(SYNTHETIC_KEYS)}")
+        kind = SYNTHETIC_KEYS[key]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real if kind is float else numbers.Integral):
+            raise WorldError(f"world.{key}={value!r} is not {'a number' if kind is float else 'an integer'}")
+        if not math.isfinite(value):
+            raise WorldError(f"world.{key}={value!r} is not a finite number")
+    for key in ("n", "n_features", "n_great_powers"):
+        if key in data and data[key] < 1:
+            raise WorldError(f"world.{key}={data[key]} is out of range; allowed an integer >= 1")
+    if data.get("seed", 0) < 0:
+        raise WorldError(f"world.seed={data['seed']} is out of range; allowed >= 0")
+    return data

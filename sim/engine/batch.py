@@ -62,12 +62,14 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from .design import Factor, describe, point_values, points
 from ..core.params import Params, with_overrides
-from .resources import cpu_count
 from ..core.scenario import GreatPowerStrategy, Scenario
-from .simulate import flat_summary, simulate, summarize
 from ..core.world import World
+from . import results
+from .design import Factor, describe, point_values, points
+from .resources import cpu_count
+from .simulate import simulate, summarize
+from .spec import RunSpec, config_hash
 
 #: Experiment keys that change how a sweep runs, not what it computes: left out of the config hash,
 #: so a sweep may be resumed with another worker count or block size, and shards share one hash.
@@ -76,10 +78,6 @@ EXECUTION_KEYS = ("workers", "batch_replicates", "chunk_rows", "shard", "num_sha
 #: such a key to the schema does not orphan existing experiment directories).
 EXECUTION_TOP_KEYS = ("progress", "figures", "network_years", "checkpoint_every", "report", "question")
 QUANTILES = (0.1, 0.5, 0.9)
-KEY_COLUMNS = ("point", "replicate", "seed", "status", "error")
-#: Integer columns of sim.engine.simulate.flat_summary (nullable in results: failed rows have no value).
-INT_COLUMNS = ("incidents", "member_incidents", "joins", "exits")
-STR_COLUMNS = ("phase_reached", "phase_final")
 CHUNKS = "chunks"
 
 
@@ -121,7 +119,8 @@ class TaskResult:
     point: int
     first: int
     count: int
-    rows: list[dict]  # one per replicate: replicate, status, error, then the flat summary
+    rows: list[dict]  # one results row per replicate (sim.engine.results: keys, then the outcome columns)
+    schema: Any = None  # the results schema of the point's world (None when its world could not be built)
     replicates: list[int] = field(default_factory=list)  # replicates with trajectories (status ok)
     series: np.ndarray | None = None  # (n_ok, T+1, M) trajectories of the metrics (partial point)
     agg: tuple | None = None  # (mean (T+1,M), quantiles (3,T+1,M), n) when the task is a whole point
@@ -151,7 +150,7 @@ def inputs_for(base: Base, values: dict[str, Any]) -> tuple[World, Scenario, Par
         steps = int(values["steps"])
     w_over = {by[k].key: v for k, v in values.items() if by[k].target == "world"}
     if w_over:
-        from ..face.config import build_world  # only for designs over generated worlds
+        from ..core.world import build_world  # only for designs over generated worlds
 
         spec = copy.deepcopy(base.world_spec)
         spec.update(w_over)
@@ -159,20 +158,7 @@ def inputs_for(base: Base, values: dict[str, Any]) -> tuple[World, Scenario, Par
     return world, scenario, params, steps
 
 
-def _row(record: dict, world: World) -> dict:
-    """A replicate's flat summary with every level_<INST>_<CODE> column (``none`` when not a participant)."""
-    flat = flat_summary(record)
-    row = {k: v for k, v in flat.items() if k not in ("replicate", "seed")
-           and not k.startswith("level_") and not k.startswith("founded_")}
-    for inst in world.institutions:
-        for code in world.codes:
-            key = f"level_{inst}_{code}"
-            row[key] = flat.get(key, "none")
-    row.update({k: v for k, v in flat.items() if k.startswith("founded_")})
-    return row
-
-
-def aggregate(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def quantile_aggregates(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and the QUANTILES over replicates of (R, T+1, M) trajectories (R sorted by replicate)."""
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     return arr.mean(axis=0), np.quantile(arr, QUANTILES, axis=0)
@@ -201,8 +187,8 @@ def _simulate_block(base: Base, inputs, first: int, count: int, point: int = -1)
     world, scenario, params, steps = inputs
     # events on: joins and exits in the summary are counted from the event log.
     tr = simulate(world, scenario, params, base.seed, replicates=count, first=first, steps=steps,
-                  agents=False, pairs=False, events=True)
-    rows = [dict(replicate=r["replicate"], status="ok", error=None, **_row(r, world)) for r in summarize(tr)]
+                  agents=False, pairs=False, log_events=True)
+    rows = results.rows_of(summarize(tr), world, point, base.seed)
     series = np.stack([tr.timeseries[m] for m in base.metrics], axis=-1).transpose(1, 0, 2) if base.timeseries \
         else None  # (count, T+1, M)
     return rows, series, np.arange(len(tr.years)), tr.years
@@ -213,14 +199,17 @@ def run_task(base: Base, task: Task, inputs=None) -> TaskResult:
     t0 = time.perf_counter()
     values = dict(task.values)
     out = TaskResult(task.point, task.first, task.count, rows=[])
+
+    def failed(k: int, exc: BaseException) -> dict:
+        return {"point": task.point, "replicate": k, "seed": base.seed, "status": "failed", "error": _error_text(exc)}
+
     try:
         inputs = inputs if inputs is not None else inputs_for(base, values)
+        out.schema = results.schema(inputs[0])
         blocks = [_simulate_block(base, inputs, task.first, task.count, task.point)]
     except Exception as exc:  # noqa: BLE001 -- any failure of a run is data, recorded per replicate
         if task.count == 1 or inputs is None:
-            err = _error_text(exc)
-            out.rows = [{"replicate": k, "status": "failed", "error": err}
-                        for k in range(task.first, task.first + task.count)]
+            out.rows = [failed(k, exc) for k in range(task.first, task.first + task.count)]
             out.seconds = time.perf_counter() - t0
             return out
         blocks = []
@@ -228,7 +217,7 @@ def run_task(base: Base, task: Task, inputs=None) -> TaskResult:
             try:
                 blocks.append(_simulate_block(base, inputs, k, 1, task.point))
             except Exception as exc1:  # noqa: BLE001
-                blocks.append(([{"replicate": k, "status": "failed", "error": _error_text(exc1)}], None, None, None))
+                blocks.append(([failed(k, exc1)], None, None, None))
     series = []
     for rows, s, steps, years in blocks:
         out.rows.extend(rows)
@@ -239,7 +228,7 @@ def run_task(base: Base, task: Task, inputs=None) -> TaskResult:
     if series:
         arr = np.concatenate(series, axis=0)
         if task.first == 0 and arr.shape[0] == base.replicates:  # a whole point, every replicate ok
-            mean, q = aggregate(arr)
+            mean, q = quantile_aggregates(arr)
             out.agg = (mean, q, arr.shape[0])
         else:
             out.series = arr
@@ -370,7 +359,7 @@ class ChunkWriter:
         stem = self.dir / f"{self.session}-{self.seq:06d}"
         rows, series, aggs = [], [], []
         for res in self.buffer:
-            rows.extend({"point": res.point, "seed": self.seed, **row} for row in res.rows)
+            rows.append(results.table(res.rows, res.schema or results.schema(None)))
             if res.series is not None:
                 series.append(series_table(res.point, res.replicates, res.steps, res.years, res.series, self.metrics))
             if res.agg is not None:
@@ -379,7 +368,8 @@ class ChunkWriter:
             _write_arrow(pa.concat_tables(series), f"{stem}.series.parquet")
         if aggs:
             _write_arrow(pa.concat_tables(aggs), f"{stem}.aggregates.parquet")
-        _write_arrow(_rows_table(rows), f"{stem}.results.parquet")  # last: marks the keys done
+        # last: marks the keys done. Typed by the worlds' schemas; points of different worlds are unified.
+        results.write(pa.concat_tables(rows, promote_options="permissive"), Path(f"{stem}.results.parquet"))
         self.seq += 1
         self.buffer, self.rows_buffered = [], 0
 
@@ -390,16 +380,6 @@ def _write_arrow(table, path) -> None:
     from .io import write_atomic
 
     write_atomic(path, lambda fh: pq.write_table(table, fh))
-
-
-def _rows_table(rows: list[dict]):
-    """An Arrow table of row dicts; columns in order of first appearance, missing values null."""
-    import pyarrow as pa
-
-    keys: dict[str, None] = {}
-    for row in rows:
-        keys.update(dict.fromkeys(row))
-    return pa.table({k: pa.array([row.get(k) for row in rows]) for k in keys})
 
 
 def series_table(point, replicates, steps, years, arr, metrics):
@@ -456,36 +436,6 @@ def done_keys(directory: Path) -> set[tuple[int, int]]:
 # --------------------------------------------------------------------------- assembling tables
 
 
-def _canonical_results(raw, design, factors_cols: list[str]):
-    """Sorted results with fixed column order and dtypes (the same whatever the split into chunks)."""
-    import pandas as pd
-
-    raw = raw.sort_values(["point", "replicate"], kind="stable").reset_index(drop=True)
-    present = [c for c in raw.columns if c not in KEY_COLUMNS]
-    notnull = raw[present].notna().to_numpy()
-    first = np.where(notnull.any(0), notnull.argmax(0), len(raw))
-    order = [c for _, _, c in sorted(zip(first, range(len(present)), present))]
-    out = {"point": raw["point"].astype(np.int64), "replicate": raw["replicate"].astype(np.int64),
-           "seed": raw["seed"].astype(np.int64), "status": raw["status"].astype("str"),
-           "error": raw["error"].astype("str")}
-    factor_values = design.set_index("point").loc[raw["point"].to_numpy(), factors_cols]
-    for c in factors_cols:
-        out[c] = factor_values[c].to_numpy()
-    for c in order:
-        col = raw[c]
-        if c in INT_COLUMNS:
-            out[c] = col.astype("Int64")
-        elif c.startswith("founded_"):
-            out[c] = col.astype("boolean")
-        elif c in STR_COLUMNS or c.startswith("level_"):
-            out[c] = col.astype("str")
-        else:
-            out[c] = pd.to_numeric(col, errors="coerce").astype(np.float64) \
-                if pd.api.types.infer_dtype(col, skipna=True) in ("floating", "integer", "mixed-integer-float", "empty") \
-                else col
-    return pd.DataFrame(out)
-
-
 def _aggregates_from_series(series, metrics):
     """Aggregate tables (Arrow) of the points whose trajectories are in ``series`` (a DataFrame)."""
     frames = []
@@ -499,7 +449,7 @@ def _aggregates_from_series(series, metrics):
         R = g["replicate"].nunique()
         T1 = len(g) // R
         arr = g[list(metrics)].to_numpy(dtype=np.float64).reshape(R, T1, len(metrics))
-        mean, q = aggregate(arr)
+        mean, q = quantile_aggregates(arr)
         frames.append(agg_table(int(pts[idx[0]]), g["step"].to_numpy()[:T1], g["year"].to_numpy()[:T1],
                                 metrics, mean, q, R))
     return frames
@@ -547,6 +497,21 @@ def experiment_dirs(dirs) -> list[Path]:
     return out
 
 
+def _with_factors(table, design, factor_cols: list[str]):
+    """The results table with the design's factor columns after the keys (values looked up by point)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not factor_cols:
+        return table
+    des = pa.Table.from_pandas(design, preserve_index=False)
+    idx = pc.index_in(table.column("point"), value_set=des.column("point"))
+    at = len(results.KEYS)
+    for j, c in enumerate(factor_cols):
+        table = table.add_column(at + j, des.schema.field(c), des.column(c).take(idx))
+    return table
+
+
 def merge(dirs, check_complete: bool = False) -> dict:
     """Merge experiment or shard directories into the single-machine tables.
 
@@ -570,14 +535,9 @@ def merge(dirs, check_complete: bool = False) -> dict:
     factor_cols = [c for c in design.columns if c != "point"]
     metrics = tuple(meta.get("metrics", ()))
     chunks = [c for d in found for c in chunk_files(d / CHUNKS)]
-    raw = _read_tables([r for r, _, _ in chunks])
-    if raw is None:
-        raw = pd.DataFrame({c: pd.Series(dtype=object) for c in KEY_COLUMNS})
-    # One row per key: an ok row if there is one, else the most recent failure (failed keys are retried on resume).
-    raw = raw.assign(_failed=raw["status"] != "ok", _order=-np.arange(len(raw)))
-    raw = raw.sort_values(["point", "replicate", "_failed", "_order"], kind="stable")
-    raw = raw.drop_duplicates(["point", "replicate"], keep="first").drop(columns=["_failed", "_order"])
-    table = _canonical_results(raw, design, factor_cols)
+    for res, _, _ in chunks:  # a damaged chunk is named (BatchError), never a traceback
+        _read_chunk(res, columns=["point"])
+    table = _with_factors(results.dedupe(results.read([r for r, _, _ in chunks])), design, factor_cols)
     expected = len(design) * meta["replicates"]
     if check_complete and len(table) != expected:
         raise BatchError(f"merged {len(table)} of {expected} (point, replicate) rows; "
@@ -608,7 +568,8 @@ def merge(dirs, check_complete: bool = False) -> dict:
             ("q10", float), ("q50", float), ("q90", float), ("n", np.int64))})
     for key in ("ran", "skipped", "workers", "seconds", "runs_per_second", "updated"):
         meta.pop(key, None)
-    meta.update(done=len(table), failed=int((table["status"] == "failed").sum()), shard=0, num_shards=1,
+    n_failed = sum(1 for v in table.column("status").to_pylist() if v == "failed")
+    meta.update(done=len(table), failed=n_failed, shard=0, num_shards=1,
                 status="complete" if len(table) == expected else "incomplete",
                 merged_from=[str(d) for d in found] if len(found) > 1 else None)
     return {"design": design, "results": table, "aggregates": agg, "experiment": meta}
@@ -620,7 +581,7 @@ def write_tables(tables: dict, out_dir: Path) -> None:
 
     out_dir = Path(out_dir)
     write_parquet_atomic(tables["design"], out_dir / "design.parquet")
-    write_parquet_atomic(tables["results"], out_dir / "results.parquet")
+    results.write(tables["results"], out_dir / "results.parquet")
     write_parquet_atomic(tables["aggregates"], out_dir / "aggregates.parquet")
 
 
@@ -786,22 +747,14 @@ def _run_pool(pool, tasks: list[Task], workers: int, record, prepare) -> None:
 # --------------------------------------------------------------------------- the experiment
 
 
-def experiment_hash(cfg) -> str:
-    """sha256 of the resolved config without ``hydra`` and without the execution-only keys.
+def experiment_hash(plain: dict) -> str:
+    """sha256 of a resolved config (plain data) without ``hydra`` and without the execution-only keys.
 
     (``experiment.workers batch_replicates chunk_rows shard num_shards`` and the
     top-level ``progress figures network_years checkpoint_every report question``): a sweep may
     be resumed with other values of these, and all shards share one hash.
     """
-    from omegaconf import OmegaConf
-
-    from ..face.config import config_hash
-
-    if isinstance(cfg, dict):
-        data = copy.deepcopy(cfg)
-    else:  # resolve everything but the hydra node (not resolvable before Hydra sets up a job)
-        data = {str(k): OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
-                for k in cfg if k != "hydra"}
+    data = copy.deepcopy(plain)
     data.pop("hydra", None)
     for k in EXECUTION_TOP_KEYS:
         data.pop(k, None)
@@ -810,22 +763,24 @@ def experiment_hash(cfg) -> str:
     return config_hash(data)
 
 
+class RefusedError(ValueError):
+    """An experiment directory that cannot take this experiment (one line; a user error, exit status 2)."""
+
+
 def check_resume(out: Path, digest: str) -> dict | None:
     """Refuse to run an experiment into ``out`` unless it is new or holds this same experiment (by config hash).
 
     Returns the old ``experiment.json`` when resuming, None for a new
-    directory. Raises :class:`sim.face.config.ConfigError` (one line) when ``out``
+    directory. Raises :class:`RefusedError` (one line) when ``out``
     holds a single run (``summary.json``), another experiment, an unreadable
     ``experiment.json``, or chunks without ``experiment.json``. Reads only:
     called by the Hydra guard before anything is written, and again by
     :func:`run_experiment`.
     """
-    from ..face.config import ConfigError  # main process only
-
     out = Path(out)
     advice = "choose a new output directory (hydra.run.dir=...)"
     if (out / "summary.json").exists():
-        raise ConfigError(f"refusing to run an experiment into {out}: it holds a finished single run "
+        raise RefusedError(f"refusing to run an experiment into {out}: it holds a finished single run "
                           f"(summary.json); {advice}")
     if (out / "experiment.json").exists():
         try:
@@ -833,14 +788,14 @@ def check_resume(out: Path, digest: str) -> dict | None:
             if not isinstance(old, dict):
                 raise ValueError("not a JSON object")
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"refusing to resume into {out}: {out / 'experiment.json'} is unreadable "
+            raise RefusedError(f"refusing to resume into {out}: {out / 'experiment.json'} is unreadable "
                               f"({' '.join(str(exc).split())}); {advice}") from None
         if old.get("config_hash") != digest:
-            raise ConfigError(f"refusing to resume into {out}: it holds another experiment (config hash "
+            raise RefusedError(f"refusing to resume into {out}: it holds another experiment (config hash "
                               f"{str(old.get('config_hash'))[:12]}, this config {digest[:12]}); {advice}")
         return old
     if (out / CHUNKS).exists() and any((out / CHUNKS).glob("*.results.parquet")):
-        raise ConfigError(f"refusing to resume into {out}: chunks/ without experiment.json; {advice}")
+        raise RefusedError(f"refusing to resume into {out}: chunks/ without experiment.json; {advice}")
     return None
 
 
@@ -891,48 +846,27 @@ def output_dir(run_dir: Path, shard: int, num_shards: int) -> Path:
     return run_dir if run_dir.name == name else run_dir / name
 
 
-def run_experiment(cfg, run_dir) -> dict:
-    """Run (or resume) the experiment of a composed config into ``run_dir``; return its summary.
+def run_experiment(spec: RunSpec, run_dir) -> dict:
+    """Run (or resume) the experiment of a validated spec into ``run_dir``; return its summary.
 
     The summary (also ``experiment.json``) holds the counts: ``done`` rows on
     disk, ``failed`` among them, ``ran`` in this call and ``skipped`` (already
     done), the wall time and the rate. Failed runs do not stop the sweep; the
-    caller decides the exit status from ``failed``. User errors (bad design,
-    config hash mismatch) raise :class:`sim.face.config.ConfigError` with one line.
+    caller decides the exit status from ``failed``. A directory holding
+    another experiment raises :class:`RefusedError` with one line.
     """
-    from omegaconf import OmegaConf
-
-    from ..face.cli import command_line  # main process only: workers never import Hydra's face
-    from ..face.config import ConfigError, validate
-    from .design import DesignError, as_design
-    from .design import validate as validate_design
-    from ..core.dynamics import Context, init_state
     from .io import write_json_atomic, write_parquet_atomic, write_text_atomic
-    from ..core.metrics import measure
-    from ..core.scenario import compile_schedule
 
     t0 = time.perf_counter()
-    if cfg.get("experiment") is None:
-        raise ConfigError("experiment: none chosen; run e.g. python -m sim experiment=pressure_identity_grid")
-    v = validate(cfg)
-    exp = cfg.experiment
-    world_spec = OmegaConf.to_container(cfg.world, resolve=True) if OmegaConf.is_config(cfg.world) else cfg.world
-    try:
-        design = as_design(exp.design)
-        factors = validate_design(design, world_spec, v.world.gp_codes, v.params)
-    except DesignError as exc:
-        raise ConfigError(str(exc)) from None
-    ctx = Context(v.world, v.params, compile_schedule(v.scenario, v.world, 1))
-    known = measure(init_state(ctx, 1), ctx)
-    metrics = tuple(exp.metrics)
-    for m in metrics:
-        if m not in known:
-            raise ConfigError(f"experiment.metrics: unknown metric '{m}'; allowed: {', '.join(known)}")
+    if spec.experiment is None:
+        raise ValueError("run_experiment: the spec has no experiment (sim.engine.runs runs single runs)")
+    exp, factors, metrics = spec.experiment.config, spec.experiment.factors, spec.experiment.metrics
+    design = exp.design
     R = int(exp.replicates)
     shard, num_shards = int(exp.shard), int(exp.num_shards)
     out = output_dir(Path(run_dir), shard, num_shards)
     out.mkdir(parents=True, exist_ok=True)
-    digest = experiment_hash(cfg)
+    digest = spec.experiment.hash
     meta_path = out / "experiment.json"
     created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     old = check_resume(out, digest)
@@ -940,9 +874,9 @@ def run_experiment(cfg, run_dir) -> dict:
         created = old.get("created", created)
         for line in set_aside_damaged(out / CHUNKS):
             print(line, file=sys.stderr, flush=True)
-    base = Base(world=v.world, scenario=v.scenario, params=v.params, steps=cfg.steps, seed=int(cfg.seed),
+    base = Base(world=spec.world, scenario=spec.scenario, params=spec.params, steps=spec.steps, seed=spec.seed,
                 replicates=R, factors=factors, metrics=metrics, timeseries=bool(exp.timeseries),
-                world_spec=world_spec if any(f.target == "world" for f in factors) else None)
+                world_spec=spec.world_spec if any(f.target == "world" for f in factors) else None)
     batch = int(exp.batch_replicates) or R
     workers = int(exp.workers) or cpu_count()
     # Start the workers first (they load while the tasks are made), and write experiment.json and
@@ -952,10 +886,10 @@ def run_experiment(cfg, run_dir) -> dict:
         n_points = len(table["point"])
         meta = {
             "name": exp.name, "description": exp.description, "design": describe(design), "points": n_points,
-            "replicates": R, "seed": int(cfg.seed), "sim_version": __version__, "config_hash": digest,
-            "shard": shard, "num_shards": num_shards, "done": 0, "failed": 0, "command": command_line(),
-            "created": created, "status": "running", "metrics": list(metrics), "world": v.world.name,
-            "scenario": v.scenario.name, "steps": cfg.steps,
+            "replicates": R, "seed": spec.seed, "sim_version": __version__, "config_hash": digest,
+            "shard": shard, "num_shards": num_shards, "done": 0, "failed": 0, "command": spec.command,
+            "created": created, "status": "running", "metrics": list(metrics), "world": spec.world.name,
+            "scenario": spec.scenario.name, "steps": spec.steps,
         }
 
         def prepare():
@@ -970,8 +904,8 @@ def run_experiment(cfg, run_dir) -> dict:
         if any(f.path == "steps" for f in factors):  # longest first: a shorter tail
             tasks.sort(key=lambda t: -t.count * dict(t.values)["steps"])
         todo = sum(t.count for t in tasks)
-        writer = ChunkWriter(out / CHUNKS, metrics, int(cfg.seed), int(exp.chunk_rows))
-        bar = _progress(todo, exp.name, bool(cfg.get("progress", True)))
+        writer = ChunkWriter(out / CHUNKS, metrics, spec.seed, int(exp.chunk_rows))
+        bar = _progress(todo, exp.name, spec.progress)
         t_run = time.perf_counter()
         try:
             counts = run_tasks(base, tasks, writer, workers if pool is not None else 1, bar, pool=pool,
@@ -983,8 +917,7 @@ def run_experiment(cfg, run_dir) -> dict:
 
     tables = merge([out])
     write_tables(tables, out)
-    res = tables["results"]
-    n_done, n_failed = len(res), int((res["status"] == "failed").sum())
+    n_done, n_failed = tables["experiment"]["done"], tables["experiment"]["failed"]
     wall = time.perf_counter() - t0
     meta.update(done=n_done, failed=n_failed, status="complete" if n_done == in_shard else "incomplete",
                 ran=counts["runs"], skipped=in_shard - todo, workers=workers, seconds=round(wall, 3),
@@ -998,7 +931,8 @@ def run_experiment(cfg, run_dir) -> dict:
           f"{in_shard - todo} already done; {n_failed} failed; results in {out}", flush=True)
     error_txt = out / "error.txt"
     if n_failed:
-        first = res.loc[res["status"] == "failed", ["point", "replicate", "error"]].iloc[0]
+        first = next(r for r in tables["results"].select(["point", "replicate", "status", "error"]).to_pylist()
+                     if r["status"] == "failed")
         line = (f"{n_failed} of {n_done} runs failed (status=failed in results.parquet; rerun to retry them); "
                 f"first: point {first['point']} replicate {first['replicate']}: {first['error']}")
         print(line, file=sys.stderr, flush=True)
@@ -1036,8 +970,7 @@ def main(argv=None) -> int:
     except OSError as exc:
         print(f"error: {os_error_line(exc)}", file=sys.stderr)
         return 1
-    res = tables["results"]
-    print(f"merged {len(res)} rows ({int((res['status'] == 'failed').sum())} failed) from "
+    print(f"merged {tables['experiment']['done']} rows ({tables['experiment']['failed']} failed) from "
           f"{len(experiment_dirs(args.dirs))} directories into {out}")
     return 0
 

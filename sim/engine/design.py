@@ -233,7 +233,7 @@ def check_value(f: Factor, value, params=None, world_spec=None) -> None:
         if value < 1:
             raise DesignError(f"{where}: value {value!r} is out of range; allowed an integer >= 1")
     elif f.target == "world" and world_spec is not None:
-        from ..face.config import build_world
+        from ..core.world import build_world
         from ..core.world import WorldError
 
         try:

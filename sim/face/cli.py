@@ -30,22 +30,20 @@ import os
 import re
 import shlex
 import sys
-from collections import Counter
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from .. import __version__
-from .config import CONF_DIR, HYDRA_VERSION_BASE, USER_ERRORS, Config, ConfigError, config_hash, validate
-from ..engine.io import os_error_line, write_json_atomic, write_parquet_atomic, write_text_atomic
-from ..core.metrics import PHASES
+from ..engine.io import os_error_line, write_text_atomic
+from ..engine.spec import RunSpec
+from .config import (CONF_DIR, HYDRA_VERSION_BASE, USER_ERRORS, Config, ConfigError, config_hash, plain_config,
+                     validate)
 
 log = logging.getLogger("sim")
 #: Output folders of multirun jobs that failed in this process (read by :func:`main` to set the exit status).
@@ -109,7 +107,7 @@ def check_experiment_dir(cfg, run_dir: Path) -> None:
     shard, num_shards = (OmegaConf.select(cfg, f"experiment.{k}") for k in ("shard", "num_shards"))
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (shard, num_shards)):
         return  # validation names the bad value
-    check_resume(output_dir(Path(run_dir).absolute(), shard, num_shards), experiment_hash(cfg))
+    check_resume(output_dir(Path(run_dir).absolute(), shard, num_shards), experiment_hash(plain_config(cfg)))
 
 
 def run_dir_of(cfg) -> Path:
@@ -143,52 +141,60 @@ def command_line() -> str:
 # --------------------------------------------------------------------------- the run
 
 
+#: The spec the guard validated before Hydra wrote anything, keyed by the config's hash: the job reuses it.
+_VALIDATED: dict[str, RunSpec] = {}
+
+
+def spec_of(cfg) -> RunSpec:
+    """The validated :class:`RunSpec` of a composed config: the guard's, or validated now (once per job)."""
+    known = _VALIDATED.pop(config_hash(cfg), None)
+    if known is not None:
+        return replace(known, command=command_line())
+    return validate(cfg, world_source(cfg), command=command_line())
+
+
 def run(cfg: DictConfig, run_dir: str | Path | None = None) -> dict:
     """Run one composed config and write its run directory; return the summary (``summary.json``'s content).
 
-    With ``cfg.experiment`` set, hands over to the batch engine
-    (``sim.engine.batch.run_experiment(cfg, run_dir)``) and returns its result.
-    Otherwise runs ``cfg.replicates`` seeded replicates of world x scenario and
-    writes the tables, figures and summary of docs/DATA.md.
+    With ``cfg.experiment`` set, hands the validated spec to the batch engine
+    (``sim.engine.batch.run_experiment``) and returns its result. Otherwise
+    runs ``cfg.replicates`` seeded replicates of world x scenario
+    (``sim.engine.runs``) and writes the tables, results, figures and summary
+    of docs/DATA.md.
     """
     where = run_dir if run_dir is not None else run_dir_of(cfg)
     check_output_dir(where, experiment=cfg.get("experiment") is not None, create=False)  # before validating
-    v = validate(cfg, world_source(cfg))
-    out = check_output_dir(where, experiment=cfg.experiment is not None)
-    if cfg.experiment is not None:
+    spec = spec_of(cfg)
+    out = check_output_dir(where, experiment=spec.experiment is not None)
+    if spec.experiment is not None:
         from ..engine.batch import run_experiment
 
-        return run_experiment(cfg, out)
+        return run_experiment(spec, out)
 
-    from ..report.figures import write_run_figures
-    from ..engine.simulate import simulate, summarize
-    from ..engine.tables import run_tables
+    from ..engine import runs
 
-    with progress_bar(cfg.progress, v.schedule.steps, v.scenario.name) as tick:
-        tr = simulate(v.world, v.scenario, v.params, seed=cfg.seed, replicates=cfg.replicates,
-                      steps=cfg.steps, checkpoint_every=cfg.checkpoint_every, progress=tick)
-    tables = run_tables(tr)
-    for name, df in tables.items():
-        write_parquet_atomic(df, out / f"{name}.parquet")
-    span = f"{tr.years[0]:g}-{tr.years[-1]:g}"
-    if cfg.figures:
-        write_run_figures(tables, v.world, out / "figures", f"{v.scenario.name} ({span}), world {v.world.name}",
-                          cfg.network_years, seed=cfg.seed)
-    summary = {
-        "sim_version": __version__, "config_hash": config_hash(cfg), "seed": cfg.seed,
-        "seeds": [{"replicate": k, "spawn_key": [k]} for k in tr.replicates],
-        "world": v.world.name, "scenario": v.scenario.name, "years": [tr.years[0], tr.years[-1]],
-        "command": command_line(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "replicates": summarize(tr),
-    }
-    summary["aggregate"] = aggregate(summary["replicates"], tables["events"], v.world)
-    write_json_atomic(summary, out / "summary.json")  # last: its presence marks a complete run
-    print(describe(summary, out))
+    with progress_bar(spec.progress, spec.schedule.steps, spec.scenario.name) as tick:
+        done = runs.execute(spec, progress=tick)
+    runs.write(done, out, figures=run_figures(spec) if spec.figures else None)
+    print(runs.summary_text(done.summary, out))
     if cfg.report and HydraConfig.initialized() and HydraConfig.get().mode != RunMode.MULTIRUN:
         from ..report import write_default_report  # a multirun's report: sim.face.hydra_callbacks, after all jobs
 
         write_default_report([out])
-    return summary
+    return done.summary
+
+
+def run_figures(spec: RunSpec):
+    """The figures step of :func:`sim.engine.runs.write`: the run figures of :mod:`sim.report.figures`."""
+    def draw(done, out: Path) -> None:
+        from ..report.figures import write_run_figures
+
+        years = done.trajectory.years
+        write_run_figures(done.tables, spec.world, out / "figures",
+                          f"{spec.scenario.name} ({years[0]:g}-{years[-1]:g}), world {spec.world.name}",
+                          spec.network_years, seed=spec.seed, params=spec.params)
+
+    return draw
 
 
 @contextmanager
@@ -201,56 +207,6 @@ def progress_bar(enabled: bool, total: int, name: str):
 
     with tqdm(total=total, desc=f"sim {name}", unit="step", file=sys.stderr, delay=2.0, leave=False) as bar:
         yield lambda done: bar.update(done - bar.n)
-
-
-def aggregate(records: list[dict], events, world) -> dict:
-    """Across replicates: phase counts, median first years, final community members, joins and exits per state."""
-    community = world.institutions[world.community]
-    firsts = {p: [r["first_year"][p] for r in records if r["first_year"][p] is not None] for p in PHASES[1:]}
-    moves = events[(events["replicate"] >= 0) & events["type"].isin(["join", "exit"])]
-    counts = {kind: {inst: dict(sorted(Counter(g["a"]).items())) for inst, g in df.groupby("b", sort=True)}
-              for kind, df in (("joins", moves[moves["type"] == "join"]), ("exits", moves[moves["type"] == "exit"]))}
-    in_community = moves[moves["b"] == community]
-    return {
-        "replicates": len(records),
-        "phase_reached": {p: sum(r["phase_reached"] == p for r in records) for p in PHASES},
-        "phase_final": {p: sum(r["phase_final"] == p for r in records) for p in PHASES},
-        "first_year_median": {p: float(np.median(v)) if v else None for p, v in firsts.items()},
-        "community": community,
-        "final_members": {c: sum(r["memberships"][community].get(c) == "member" for r in records)
-                          for c in world.codes},
-        **counts,
-        "joined_community": {c: int(g["replicate"].nunique()) for c, g in
-                             in_community[in_community["type"] == "join"].groupby("a", sort=True)},
-        "left_community": {c: int(g["replicate"].nunique()) for c, g in
-                           in_community[in_community["type"] == "exit"].groupby("a", sort=True)},
-    }
-
-
-def describe(summary: dict, out: Path | None = None) -> str:
-    """A short human summary: phase reached and when, in how many replicates; who joined or left the community."""
-    agg, n = summary["aggregate"], summary["aggregate"]["replicates"]
-    comm = agg["community"]
-
-    def share(d, most=12):
-        """'TUR 20/20, AZE 19/20': states by count, most first, at most `most` of them; 'none' if empty."""
-        items = [f"{c} {k}/{n}" for c, k in sorted(d.items(), key=lambda kv: (-kv[1], kv[0])) if k]
-        more = f" and {len(items) - most} more" if len(items) > most else ""
-        return ", ".join(items[:most]) + more if items else "none"
-
-    reached = ", ".join(f"{p} {k}/{n}" + (f" (median first year {agg['first_year_median'][p]:g})"
-                                          if p != "none" and agg["first_year_median"][p] is not None else "")
-                        for p, k in agg["phase_reached"].items() if k)
-    lines = [f"{summary['scenario']} {summary['years'][0]:g}-{summary['years'][1]:g}, world {summary['world']}, "
-             f"{n} replicates, seed {summary['seed']}",
-             f"  highest phase reached: {reached}",
-             f"  phase at the end:      {', '.join(f'{p} {k}/{n}' for p, k in agg['phase_final'].items() if k)}",
-             f"  {comm} members at the end: {share(agg['final_members'])}",
-             f"  joined {comm} (or moved up a level): {share(agg['joined_community'])}",
-             f"  left {comm} (or moved down a level): {share(agg['left_community'])}"]
-    if out is not None:
-        lines.append(f"  written to {out}")
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- Hydra glue
@@ -294,9 +250,11 @@ class RunGuard(Callback):
                     check_experiment_dir(config, run_dir)
             except USER_ERRORS as exc:
                 refused = exc
-            validate(config, f"{OmegaConf.select(config, 'hydra.runtime.choices.world', default='config')}.yaml")
+            spec = validate(config, f"{OmegaConf.select(config, 'hydra.runtime.choices.world', default='config')}.yaml")
             if refused is not None:
                 raise refused
+            _VALIDATED.clear()
+            _VALIDATED[spec.config_hash] = spec
             check_output_dir(run_dir, experiment=experiment)
         except Exception as exc:  # noqa: BLE001 - anything else would let Hydra write .hydra/ into the directory
             if os.environ.get("HYDRA_FULL_ERROR") == "1" and not isinstance(exc, USER_ERRORS):
@@ -347,7 +305,7 @@ def check_sweep_experiments(config: DictConfig, sweep: Path) -> None:
     swept = [o for o in task if "," in o.split("=", 1)[-1] or re.search(r"=\s*(range|choice|glob)\(", o)]
     if not all(_execution_override(o) for o in swept):
         return  # jobs differ in what they compute: each is checked when it starts
-    digest = experiment_hash(config)
+    digest = experiment_hash(plain_config(config))
     for meta in sorted(sweep.glob("*/experiment.json")):
         check_resume(meta.parent, digest)
 

@@ -19,24 +19,24 @@ message is one line naming the key and what is allowed.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import numbers
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from ..engine.batch import RefusedError
 from ..engine.design import DesignError, ExperimentConfig
 from ..engine.design import validate as validate_design
+from ..engine.spec import ExperimentSpec, RunSpec
+from ..engine.spec import config_hash as spec_hash
 from ..core.params import ParamError, Params, check_ranges
 from ..core.scenario import Scenario, Schedule, ScenarioError, compile_schedule
 from ..engine import resources
-from ..core.world import CONF_DIR, World, WorldError, synthetic_world, world_from_dict
+from ..core.world import CONF_DIR, World, WorldError, generator_spec, synthetic_world, world_from_dict
 
 HYDRA_VERSION_BASE = "1.3"
 
@@ -50,7 +50,7 @@ class ResourceError(ConfigError):
 
 
 #: Exceptions that mean "the user's input is wrong": reported as one line, no traceback.
-USER_ERRORS = (ConfigError, DesignError, ParamError, ScenarioError, WorldError)
+USER_ERRORS = (ConfigError, DesignError, ParamError, RefusedError, ScenarioError, WorldError)
 
 
 @dataclass
@@ -84,25 +84,6 @@ register_configs()
 # --------------------------------------------------------------------------- world
 
 
-#: Keys of a generator spec (``conf/world/synthetic.yaml``) and their types.
-SYNTHETIC_KEYS = {"n": int, "seed": int, "n_features": int, "n_great_powers": int, "dispute_share": float}
-
-
-def build_world(spec, source: str = "config") -> World:
-    """A World from the ``world`` config node.
-
-    Either world data in the format of ``conf/world/turkic.yaml`` (validated by
-    :func:`sim.core.world.world_from_dict`) or a generator spec ``{generator: synthetic,
-    n, seed, n_features, n_great_powers, dispute_share}`` for
-    :func:`sim.core.world.synthetic_world` (DESIGN.md §3: a generator of N states for any N).
-    """
-    data = _world_data(spec, source)
-    gen = generator_spec(data)
-    if gen is None:
-        return world_from_dict(data, source=source)
-    return synthetic_world(**gen)
-
-
 def _world_data(spec, source: str) -> dict:
     data = OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else spec
     if not isinstance(data, dict) or not data:
@@ -110,41 +91,7 @@ def _world_data(spec, source: str) -> dict:
     return data
 
 
-def generator_spec(data: dict) -> dict | None:
-    """The checked keyword arguments of :func:`sim.core.world.synthetic_world` for a generator spec; None for world data."""
-    if "generator" not in data:
-        return None
-    data = dict(data)
-    gen = data.pop("generator")
-    if gen != "synthetic":
-        raise WorldError(f"world.generator={gen!r} is unknown; allowed: synthetic")
-    for key, value in data.items():
-        if key not in SYNTHETIC_KEYS:
-            raise WorldError(f"world.{key}: unknown generator option; allowed: {', '.join(SYNTHETIC_KEYS)}")
-        kind = SYNTHETIC_KEYS[key]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real if kind is float else numbers.Integral):
-            raise WorldError(f"world.{key}={value!r} is not {'a number' if kind is float else 'an integer'}")
-        if not math.isfinite(value):
-            raise WorldError(f"world.{key}={value!r} is not a finite number")
-    for key in ("n", "n_features", "n_great_powers"):
-        if key in data and data[key] < 1:
-            raise WorldError(f"world.{key}={data[key]} is out of range; allowed an integer >= 1")
-    if data.get("seed", 0) < 0:
-        raise WorldError(f"world.seed={data['seed']} is out of range; allowed >= 0")
-    return data
-
-
 # --------------------------------------------------------------------------- validation
-
-
-@dataclass
-class Validated:
-    """Everything a run needs, built from a config that passed :func:`validate`."""
-
-    world: World
-    scenario: Scenario
-    params: Params
-    schedule: Schedule
 
 
 def _positive_int(cfg, key: str, minimum: int = 1, optional: bool = False) -> None:
@@ -172,8 +119,21 @@ def _to_object(node, schema, key: str):
                           else f"{key}: {str(exc).splitlines()[0]}") from None
 
 
-def validate(cfg, source: str = "config") -> Validated:
-    """Check a composed config completely, before anything is written; return the built objects.
+def plain_config(cfg) -> dict:
+    """The resolved config as plain data, without the ``hydra`` node (not resolvable outside a Hydra job)."""
+    if isinstance(cfg, dict):
+        return {k: v for k, v in cfg.items() if k != "hydra"}
+    return {str(k): OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
+            for k in cfg if k != "hydra"}
+
+
+def validate(cfg, source: str = "config", command: str = "") -> RunSpec:
+    """Check a composed config completely, before anything is written; return the run's :class:`RunSpec`.
+
+    The one validation of a run: the face calls it once (the command line in
+    its guard, before Hydra writes anything; ``sim.run``) and hands the spec to
+    the engine, which does not validate again. ``command`` is recorded in the
+    run's ``summary.json`` or ``experiment.json``.
 
     Raises one of :data:`USER_ERRORS` with a one-line message naming the key.
     Checks: seed, replicates, steps, checkpoint_every; parameter ranges
@@ -209,9 +169,13 @@ def validate(cfg, source: str = "config") -> Validated:
     for y in cfg.network_years:
         if not first <= y <= last:
             raise ConfigError(f"network_years: {y:g} is outside the run's years; allowed [{first:g}, {last:g}]")
-    if exp is not None:
-        validate_experiment(cfg, params, world)
-    return Validated(world, scenario, params, schedule)
+    plain = plain_config(cfg)
+    experiment = validate_experiment(cfg, params, world, scenario, plain) if exp is not None else None
+    return RunSpec(world=world, scenario=scenario, params=params, schedule=schedule, seed=int(cfg.seed),
+                   replicates=int(cfg.replicates), steps=cfg.steps, checkpoint_every=int(cfg.checkpoint_every),
+                   network_years=[float(y) for y in cfg.network_years], figures=bool(cfg.figures),
+                   progress=bool(cfg.progress), world_spec=plain["world"], config=plain,
+                   config_hash=spec_hash(plain), command=command, experiment=experiment)
 
 
 # --------------------------------------------------------------------------- memory
@@ -317,21 +281,23 @@ def _experiment_counts(cfg) -> ExperimentConfig:
     return exp
 
 
-def validate_experiment(cfg, params: Params, world: World) -> ExperimentConfig:
-    """Check an experiment block: its counts, then the design with :func:`sim.engine.design.validate`.
+def validate_experiment(cfg, params: Params, world: World, scenario: Scenario, plain: dict) -> ExperimentSpec:
+    """Check an experiment block: its counts, the design (:func:`sim.engine.design.validate`: kind,
+    factor paths, bounds, every value in range) and the metrics to aggregate."""
+    from ..core.dynamics import Context, init_state
+    from ..core.metrics import measure
+    from ..engine.batch import experiment_hash
 
-    The design check (kind, factor paths, bounds, every value in range) is the
-    batch engine's own, so the Hydra face and ``sim.engine.batch`` agree on what is valid.
-    """
     exp = _experiment_counts(cfg)
-    world_spec = OmegaConf.to_container(cfg.world, resolve=True) if isinstance(cfg.world, DictConfig) else None
-    validate_design(exp.design, world_spec, world.gp_codes, params)
-    return exp
+    factors = validate_design(exp.design, plain["world"], world.gp_codes, params)
+    ctx = Context(world, params, compile_schedule(scenario, world, 1))
+    known = measure(init_state(ctx, 1), ctx)
+    for m in exp.metrics:
+        if m not in known:
+            raise ConfigError(f"experiment.metrics: unknown metric '{m}'; allowed: {', '.join(known)}")
+    return ExperimentSpec(config=exp, factors=factors, metrics=tuple(exp.metrics), hash=experiment_hash(plain))
 
 
 def config_hash(cfg) -> str:
-    """sha256 of the resolved config without the ``hydra`` node (canonical JSON, sorted keys)."""
-    data = {str(k): OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
-            for k in cfg if k != "hydra"}
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """sha256 of the resolved config without the ``hydra`` node (:func:`sim.engine.spec.config_hash`)."""
+    return spec_hash(plain_config(cfg))

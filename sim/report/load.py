@@ -20,11 +20,12 @@ The tidy table's columns, in order: ``source`` (which input directory),
 ``incomplete``), ``error``, ``scenario``, ``label`` (the point's varied values,
 used as the group in figures), ``start_year``, the varied parameters (multirun:
 from each job's ``.hydra/overrides.yaml``; experiment: the factor columns),
-then the flat summary columns of :func:`sim.engine.simulate.flat_summary`. A job that
-failed or never finished is one row (``replicate`` null) with its status and
-error; an experiment's (point, replicate) key with no row at all is listed as
-``incomplete``. Level columns (``level_<INST>_<CODE>``) are ``none`` where the
-producer left them empty for a finished replicate.
+then the outcome columns of :mod:`sim.engine.results` (read from each
+directory's ``results.parquet``, which runs, multirun jobs and experiments all
+write through that module; a sweep still running is read from its chunks with
+the engine's own reader and dedupe rule). A job that failed or never finished
+is one row (``replicate`` null) with its status and error; an experiment's
+(point, replicate) key with no row at all is listed as ``incomplete``.
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ import pyarrow.parquet as pq
 import yaml
 
 from ..core.metrics import PHASES
-from ..engine.simulate import flat_summary
+from ..engine import results
+from ..engine.batch import CHUNKS, chunk_files
 
 #: The leading columns of the tidy table, in order.
-KEY_COLUMNS = ("source", "job", "point", "replicate", "seed", "status", "error", "scenario", "label", "start_year")
+TIDY_COLUMNS = ("source", "job", "point", "replicate", "seed", "status", "error", "scenario", "label", "start_year")
 STATUSES = ("ok", "failed", "incomplete")
 #: The tables of a run directory (docs/DATA.md).
 RUN_TABLES = ("timeseries", "agents", "events", "pairs")
@@ -240,7 +242,9 @@ def _is_run_dir(p: Path) -> bool:
 
 
 def _is_experiment_dir(p: Path) -> bool:
-    return (p / "experiment.json").exists() or (p / "results.parquet").exists()
+    """experiment.json, or a results table without a run's tables (a run directory writes results.parquet too)."""
+    return (p / "experiment.json").exists() or (
+        (p / "results.parquet").exists() and not any((p / f).exists() for f in ("summary.json", "timeseries.parquet")))
 
 
 def detect(path: Path) -> str:
@@ -429,25 +433,21 @@ class Study:
     # ---- where the world and the text come from
     @cached_property
     def world(self):
-        """The World of the runs (rebuilt from the first job's resolved config), else ``turkic``, else None."""
-        from ..core.world import load_world
+        """The World of the runs, rebuilt from the first resolved config that holds one; None if none does.
 
-        w = _world_of(self.jobs)
-        if w is not None:
-            return w
+        The figures then fall back to what the tables say (codes in order, equal sizes): a world is
+        never guessed.
+        """
+        from ..core.world import WorldError, build_world
+
         for job in self.jobs:
             spec = (job.config or {}).get("world")
             if isinstance(spec, dict) and spec:
-                name = spec.get("name")
-                if isinstance(name, str):
-                    try:
-                        return load_world(name)
-                    except Exception:  # noqa: BLE001
-                        pass
-        try:
-            return load_world("turkic")
-        except Exception:  # noqa: BLE001
-            return None
+                try:
+                    return build_world(spec, source=f"{job.name}/.hydra/config.yaml")
+                except (WorldError, TypeError, ValueError) as exc:
+                    self.notes.append(f"{job.name}/.hydra/config.yaml: its world cannot be rebuilt ({_one_line(exc)})")
+        return None
 
     def world_for(self, codes) -> Any:
         """The world when it knows every one of ``codes``; else None (callers fall back to equal sizes)."""
@@ -540,33 +540,31 @@ def _read_filtered(path: Path, columns, metrics: list[str], points: list[int] | 
 
 # --------------------------------------------------------------------------- building the table
 
-def _summary_rows(job: Job) -> list[dict]:
-    rows = []
-    for rec in job.summary["replicates"]:
-        try:
-            row = flat_summary(rec)
-        except (KeyError, TypeError, AttributeError) as exc:
-            rows.append({"replicate": rec.get("replicate") if isinstance(rec, dict) else None,
-                         "status": "failed", "error": f"summary.json record unreadable: {_one_line(exc)}"})
-            continue
-        row.update(status="ok", error="")
-        rows.append(row)
-    return rows
+def _results_rows(job: Job) -> list[dict] | str:
+    """The rows of a finished run's ``results.parquet`` (sim.engine.results), or why they cannot be read."""
+    f = job.path / "results.parquet"
+    if not f.exists():
+        return "no results.parquet (written by a sim older than this reader; rerun the job)"
+    try:
+        return pq.read_table(f).to_pylist()
+    except Exception as exc:  # noqa: BLE001 - a damaged table is a failed row, named
+        job.problems.append(_problem(job.source, job.name, "results.parquet", f"unreadable: {_one_line(exc)}", f))
+        return f"results.parquet unreadable: {_one_line(exc)}"
 
 
 def _run_table(jobs: list[Job], factors: list[str]) -> pd.DataFrame:
     rows = []
     for job in jobs:
-        base = {"source": job.source, "job": job.name, "point": job.point, "scenario": job.scenario,
-                "start_year": job.start_year}
+        base = {"source": job.source, "job": job.name, "scenario": job.scenario, "start_year": job.start_year}
         base.update({f: job.values.get(f) for f in factors})
-        if job.status == "ok":
-            for row in _summary_rows(job):
-                seed = row.pop("seed", (job.summary or {}).get("seed"))
-                rows.append({**base, "replicate": row.pop("replicate", None), "seed": seed, **row})
-        else:
-            seed = (job.config or {}).get("seed")
-            rows.append({**base, "replicate": None, "seed": seed, "status": job.status, "error": job.error})
+        got = _results_rows(job) if job.status == "ok" else job.error
+        if isinstance(got, str):
+            status = job.status if job.status != "ok" else "failed"
+            seed = (job.summary or {}).get("seed", (job.config or {}).get("seed"))
+            rows.append({**base, "point": job.point, "replicate": None, "seed": seed, "status": status,
+                         "error": got})
+            continue
+        rows.extend({**row, **base, "point": job.point, "error": row["error"] or ""} for row in got)
     df = pd.DataFrame(rows)
     for f in factors:
         vals = df[f].dropna()
@@ -590,20 +588,6 @@ def _start_years_from_timeseries(df: pd.DataFrame, jobs: list[Job]) -> None:
             df.loc[(df["source"] == job.source) & (df["job"] == job.name), "start_year"] = float(y0)
 
 
-def _world_of(jobs: list[Job]):
-    """The World of the first job whose resolved config rebuilds one (None if none does)."""
-    for job in jobs:
-        spec = (job.config or {}).get("world")
-        if isinstance(spec, dict) and spec:
-            try:
-                from ..face.config import build_world
-
-                return build_world(dict(spec), source=f"{job.name}/.hydra/config.yaml")
-            except Exception:  # noqa: BLE001 - no world: the figures fall back
-                continue
-    return None
-
-
 def _load_runs(root: Path, source: str, multirun: bool) -> tuple[list[Job], pd.DataFrame, list[str]]:
     if multirun:
         subs = [p for p in _subdirs(root) if _is_run_dir(p) and not _is_experiment_dir(p)]
@@ -612,16 +596,8 @@ def _load_runs(root: Path, source: str, multirun: bool) -> tuple[list[Job], pd.D
     else:
         jobs = [_run_job(root, source, ".", 0)]
     keys = list(dict.fromkeys(k for j in jobs for k in j.values))
-    factors = [k for k in keys if k not in KEY_COLUMNS]
+    factors = [k for k in keys if k not in TIDY_COLUMNS]
     df = _run_table(jobs, factors)
-    # summary.json lists only participants: give every (institution, state) of the world a level column, as the
-    # batch engine does, so a state that never takes part shows up as "none" rather than as an absent column
-    w = _world_of(jobs)
-    if w is not None and len(df):
-        missing = {f"level_{i}_{c}": None for i in w.institutions for c in w.codes
-                   if f"level_{i}_{c}" not in df.columns}
-        if missing:
-            df = pd.concat([df, pd.DataFrame(missing, index=df.index, dtype=object)], axis=1)
     _start_years_from_timeseries(df, jobs)
     return jobs, df, factors
 
@@ -651,17 +627,16 @@ def _experiment_part(root: Path, source: str, name: str) -> tuple[Job, pa.Table 
             table = pq.read_table(f)
         except Exception as exc:  # noqa: BLE001
             problems.append(_problem(source, name, "results.parquet", f"unreadable: {_one_line(exc)}", f))
-    if table is None and (root / "chunks").is_dir():
+    if table is None and (root / CHUNKS).is_dir():
         parts = []
-        for c in sorted((root / "chunks").glob("*.parquet")):
+        for c, _, _ in chunk_files(root / CHUNKS):
             try:
-                t = pq.read_table(c)
-            except Exception:  # noqa: BLE001 - a chunk being written
+                pq.read_metadata(c)
+            except Exception:  # noqa: BLE001 - a chunk being written or damaged
                 continue
-            if {"point", "replicate", "status"} <= set(t.column_names):
-                parts.append(t)
-        if parts:
-            table = pa.concat_tables(parts, promote_options="permissive")
+            parts.append(c)
+        if parts:  # the engine's reader and dedupe rule, as its merge uses them
+            table = results.dedupe(results.read(parts))
             problems.append(_problem(source, name, "results.parquet",
                                      f"missing: read {len(parts)} chunk(s) from chunks/ instead "
                                      "(sweep running or killed)", f, unreadable=False))
@@ -671,18 +646,6 @@ def _experiment_part(root: Path, source: str, name: str) -> tuple[Job, pa.Table 
         if not any(p["file"] == "results.parquet" for p in problems):
             problems.append(_problem(source, name, "results.parquet", "missing", f))
     return job, table, design, problems
-
-
-def _dedupe(table: pa.Table) -> pa.Table:
-    """One row per (point, replicate): an ok row wins over failed ones (a retried key), else the last."""
-    keys = table.select(["point", "replicate", "status"]).to_pandas()
-    keys["rank"] = (keys["status"] != "ok").astype(int)
-    keys["order"] = np.arange(len(keys))
-    keys = keys.sort_values(["point", "replicate", "rank", "order"], kind="stable")
-    first = keys.drop_duplicates(["point", "replicate"], keep="first")
-    if len(first) == len(keys):
-        return table
-    return table.take(pa.array(np.sort(first["order"].to_numpy())))
 
 
 def _fill_column(table: pa.Table, name: str, value, typ=None) -> pa.Table:
@@ -731,7 +694,7 @@ def _load_experiment(roots: list[tuple[Path, str]], source: str) -> _Part:
     if tables:
         table = pa.concat_tables(tables, promote_options="permissive")
         if {"point", "replicate", "status"} <= set(table.column_names):
-            table = _dedupe(table)
+            table = results.dedupe(table)
     else:
         table = pa.table({"point": pa.array([], pa.int64()), "replicate": pa.array([], pa.int64()),
                           "status": pa.array([], pa.string()), "job": pa.array([], pa.string())})
@@ -795,8 +758,8 @@ def _load_experiment(roots: list[tuple[Path, str]], source: str) -> _Part:
     return _Part(jobs, table, factors, problems, exp, design, aggs)
 
 
-def _finish(table: pa.Table, factors: list[str], source_name: str | None = None, levels: bool = True) -> pa.Table:
-    """Fill defaults (and, with ``levels``, empty level columns of finished rows with ``none``); order the columns."""
+def _finish(table: pa.Table, factors: list[str], source_name: str | None = None) -> pa.Table:
+    """Fill the leading columns' defaults and order the columns (keys, factors, the rest)."""
     n = len(table)
     if "source" not in table.column_names and source_name is not None:
         table = table.append_column("source", pa.array([source_name] * n, pa.string()))
@@ -813,16 +776,7 @@ def _finish(table: pa.Table, factors: list[str], source_name: str | None = None,
                 table = table.set_column(table.column_names.index(col), col, table.column(col).cast(pa.int64()))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 pass
-    ok = pc.equal(table.column("status"), "ok") if levels else None
-    for col in [c for c in table.column_names if c.startswith("level_")] if levels else []:
-        arr = table.column(col)
-        if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
-            arr = arr.cast(pa.string())
-        elif arr.null_count == 0:
-            continue
-        arr = pc.if_else(pc.and_(ok, pc.is_null(arr)), pa.scalar("none"), arr)
-        table = table.set_column(table.column_names.index(col), col, arr)
-    first = [c for c in KEY_COLUMNS if c in table.column_names]
+    first = [c for c in TIDY_COLUMNS if c in table.column_names]
     fac = [f for f in factors if f in table.column_names and f not in first]
     rest = [c for c in table.column_names if c not in first and c not in fac]
     return table.select(first + fac + rest)
@@ -928,12 +882,12 @@ def _assemble(paths, kind, parts) -> Study:
     keep = factors if exp else [f for f in factors if f in varied]
     drop = [f for f in factors if f not in keep and f in table.column_names]
     table = table.drop_columns(drop)
-    table = _finish(table, keep, levels=False)
+    table = _finish(table, keep)
     if n_parts > 1:
         exp, design = None, None  # a sensitivity design is only meaningful for a single experiment
     return Study(roots=list(paths), kind=kind, jobs=jobs, table=table, factors=keep, problems=problems,
                  experiment=exp, design=design, aggregate_parts=aggs)
 
 
-__all__ = ["KEY_COLUMNS", "PHASES", "STATUSES", "Job", "ReportError", "Study", "detect", "load", "parse_override",
+__all__ = ["TIDY_COLUMNS", "PHASES", "STATUSES", "Job", "ReportError", "Study", "detect", "load", "parse_override",
            "short_name"]
