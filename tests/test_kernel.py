@@ -197,6 +197,44 @@ def test_identical_identities_differ_only_by_the_reference_rounding():
     compare(synthetic_world(2, seed=3), sc, p, seed=0, replicates=2, atol=1e-6)  # discrete outcomes still equal
 
 
+def test_gumbel_bounds_choose_what_the_exact_values_choose():
+    """The choices decide from bounds of the Gumbel draws when they can (sim.core.kernel_jit._pick), else exactly.
+
+    Whenever the bounds decide, the winner must be the first argmax of the exact values, the
+    reference's comparison; near-ties (down to 1e-14 apart), the clipped ends of the uniform
+    and disallowed options included. Most realistic choices are decided by the bounds.
+    """
+    rng = np.random.default_rng(13)
+    bins = jit.GUMBEL_BINS
+    decided = 0
+    trials = 20000
+    for t in range(trials):
+        m = int(rng.integers(2, 5))
+        u = rng.random(4)
+        if t % 7 == 0:
+            u[rng.integers(0, 4)] = rng.choice([0.0, 1e-310, 5e-301, 1.0 - 2 ** -53, 1.0 - 1e-16, 0.5])
+        a = rng.normal(0.0, 3.0, 4)
+        if t % 3 == 0:  # a near-tie between two options
+            i, j = rng.choice(m, 2, replace=False)
+            a[j] = a[i] + jit._gumbel(u[i]) - jit._gumbel(u[j]) + rng.choice([0.0, 1e-14, -1e-12, 1e-9, -1e-6, 1e-3])
+        ok = rng.random(4) < 0.8
+        ok[rng.integers(0, m)] = True
+        q = (u * bins).astype(np.int64)
+        got = jit._pick(a, q, ok, m)
+        best, exact = -np.inf, -1
+        for lv in range(m):
+            if ok[lv]:
+                v = a[lv] + jit._gumbel(u[lv])
+                if exact < 0 or v > best:
+                    best, exact = v, lv
+        if got >= 0:
+            decided += 1
+            assert got == exact, (t, a, u, ok, m)
+    assert decided > 0.6 * trials
+    lo, hi = jit.GUMBEL_LO, jit.GUMBEL_HI
+    assert np.all(lo < hi) and np.all(np.diff(lo) > 0)
+
+
 def test_posterior_predictive_runs_on_the_kernel(tmp_path, monkeypatch):
     """params.calibration.source=posterior: each replicate its own posterior draw, the same as the reference's."""
     import pandas as pd

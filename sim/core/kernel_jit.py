@@ -193,6 +193,49 @@ def _gumbel(u):
     return -np.log(-np.log(u))
 
 
+def _gumbel_bounds(bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of :func:`_gumbel` on each bin [q / bins, (q + 1) / bins) of the uniform.
+
+    The Gumbel value is increasing in u, so its values at a bin's ends (clipped as ``_gumbel``
+    clips) bound it; the choices compare these bounds first and compute the two logs of a draw
+    only when the bounds cannot tell the winner (see :func:`_pick`).
+    """
+    edges = np.arange(bins + 1) / bins
+    clipped = np.clip(edges, 1e-300, 1.0 - 1e-16)
+    g = -np.log(-np.log(clipped))
+    return g[:-1].copy(), g[1:].copy()
+
+
+#: Bins of the uniform for the Gumbel bounds (a power of two: u * GUMBEL_BINS is exact).
+GUMBEL_BINS = 4096
+GUMBEL_LO, GUMBEL_HI = _gumbel_bounds(GUMBEL_BINS)
+#: Relative margin of a decision from the bounds: covers the rounding of the logs and of a + g (~1e-15).
+GUMBEL_TOL = 1e-9
+
+
+@kernel
+def _pick(a, q, ok, m):
+    """The index of the largest a[l] + gumbel(u_l) among the m options with ok[l], if the bounds decide it, else -1.
+
+    ``q[l]`` is the bin of u_l. Returns l only if its lower bound exceeds every other option's upper
+    bound by a margin, so that the exact values (the reference's comparison, first wins on ties)
+    would choose l too; otherwise -1 and the caller computes the exact values.
+    """
+    best = -1
+    lo_best = 0.0
+    for l in range(m):
+        if ok[l]:
+            lo = a[l] + GUMBEL_LO[q[l]]
+            if best < 0 or lo > lo_best:
+                best, lo_best = l, lo
+    for l in range(m):
+        if ok[l] and l != best:
+            hi = a[l] + GUMBEL_HI[q[l]]
+            if not hi + GUMBEL_TOL * (1.0 + abs(hi) + abs(lo_best)) < lo_best:
+                return -1
+    return best
+
+
 @kernel
 def _participation(membership, founded, part):
     """w_ik (sim.core.dynamics.participation)."""
@@ -461,7 +504,7 @@ def _hazard_pair(base_hazard, friction, threat_weight, pacification, mediation, 
 @kernel
 def _pairs(prm, dt, year, part, depth, identity, sq, wi, rpow, capability, proximity, route_comp, threat_gp,
            transnational, total, trust, density, dispute, threat_state, mutual, shared, hazard, contact, incidents,
-           last_incident, u, o_contact, o_coop, o_incident, inc_pairs, inc_h):
+           last_incident, u, o_contact, o_coop, o_incident, inc_pairs, inc_h, pt, xt, keep_s, dot_s):
     """Every pair mechanism of one step in one pass over the pairs i < j (TILE x TILE blocks).
 
     In the reference's order for each pair: shared institutions S_ij and identity closeness sim_ij
@@ -490,6 +533,13 @@ def _pairs(prm, dt, year, part, depth, identity, sq, wi, rpow, capability, proxi
     bh, fr, tw = prm[DI_BASE_HAZARD], prm[DI_FRICTION], prm[DI_THREAT_WEIGHT]
     pac, med = prm[DI_PACIFICATION], prm[DI_MEDIATION]
     G = threat_gp.shape[1]
+    K, F = part.shape[1], identity.shape[1]
+    # transposed copies, so that S_ij and sim_ij of a row's segment run as vector loops over j (below)
+    for i in range(n):
+        for k in range(K):
+            pt[k, i] = part[i, k]
+        for f in range(F):
+            xt[f, i] = identity[i, f]
     n_inc = 0
     for i in range(n):  # diagonals
         shared[i, i] = 0.0
@@ -505,11 +555,32 @@ def _pairs(prm, dt, year, part, depth, identity, sq, wi, rpow, capability, proxi
     for i0 in range(0, n, TILE):
         for j0 in range(i0, n, TILE):
             for i in range(i0, min(i0 + TILE, n)):
-                for j in range(max(j0, i + 1), min(j0 + TILE, n)):
-                    S = _shared_pair(part, depth, i, j)
+                jlo, jhi = max(j0, i + 1), min(j0 + TILE, n)
+                if jlo >= jhi:
+                    continue
+                # S_ij and the dot products of sim_ij for the segment, each as _shared_pair and _sim_pair
+                # compute it (the same operations in the same order for each j, vectorised over j)
+                m = jhi - jlo
+                for q in range(m):
+                    keep_s[q] = 1.0
+                    dot_s[q] = 0.0
+                for k in range(K):
+                    dk, a = depth[k], part[i, k]
+                    for q in range(m):
+                        b = pt[k, jlo + q]
+                        keep_s[q] *= 1.0 - dk * (a if a < b else b)
+                for f in range(F):
+                    a = identity[i, f]
+                    for q in range(m):
+                        dot_s[q] += a * xt[f, jlo + q]
+                for j in range(jlo, jhi):
+                    S = 1.0 - keep_s[j - jlo]
                     shared[i, j] = S
                     shared[j, i] = S
-                    sim = _sim_pair(identity, sq, i, j)
+                    d2 = sq[i] + sq[j] - 2.0 * dot_s[j - jlo]
+                    if d2 < 0.0:
+                        d2 = 0.0
+                    sim = _clip01(1.0 - np.sqrt(d2 / F))
                     rp_pair = rpow[i] or rpow[j]
                     T = trust[i, j]
                     D = dispute[i, j]
@@ -595,11 +666,11 @@ def _bounded_confidence(prm, contact, x, pull, cnt):
             if contact[i, j]:
                 cnt[i] += 1
                 cnt[j] += 1
-                for f in range(F):
+                for f in range(F):  # without a branch: a pull beyond the bound adds 0.0 (pulls are never -0.0)
                     d = x[j, f] - x[i, f]
-                    if abs(d) < eps:
-                        pull[i, f] += d
-                        pull[j, f] -= d
+                    d = d if abs(d) < eps else 0.0
+                    pull[i, f] += d
+                    pull[j, f] -= d
     for i in range(n):
         c = cnt[i] if cnt[i] > 0 else 1
         for f in range(F):
@@ -664,7 +735,8 @@ def _backing(prm, step, r, rpow, trust, n_inc, inc_pairs, inc_h, log, nlog):
 @kernel
 def _choose(prm, dt, c, step, r, part, trust, threat_gp, transnational, dependence, sovereignty, identity, depth,
             founded, partner_open, posture, membership, capability, lead, led, elig, route_comp, rpow, cw, offer,
-            punish, u, off_review, off_posture, off_member, review, tots, centres, inside, n_inside, log, nlog):
+            punish, u, off_review, off_posture, off_member, review, tots, centres, inside, n_inside, ga, gq, gok, log,
+            nlog):
     """Postures and memberships by logit choice among reviewing states (sim.core.dynamics.choose); logs joins and exits.
 
     Utilities are computed for the reviewing states only (the reference computes them for all
@@ -721,15 +793,22 @@ def _choose(prm, dt, c, step, r, part, trust, threat_gp, transnational, dependen
         for g in range(G):
             support = capability[i] + ms + cw[i, g]
             base = off_posture + (i * G + g) * 3
-            best = bal * threat_gp[i, g] * support - eco * dependence[i, g]
-            best = best / temp + _gumbel(u[base])
-            choice = 0
-            v = hedge * sovereignty[i] / temp + _gumbel(u[base + 1])
-            if v > best:
-                best, choice = v, 1
-            v = (eco * dependence[i, g] + off * offer[i, g]) / temp + _gumbel(u[base + 2])
-            if v > best:
-                best, choice = v, 2
+            ga[0] = (bal * threat_gp[i, g] * support - eco * dependence[i, g]) / temp
+            ga[1] = hedge * sovereignty[i] / temp
+            ga[2] = (eco * dependence[i, g] + off * offer[i, g]) / temp
+            for l in range(3):
+                gq[l] = int(u[base + l] * GUMBEL_BINS)
+                gok[l] = True
+            choice = _pick(ga, gq, gok, 3)
+            if choice < 0:  # too close for the bounds: the exact Gumbel values
+                best = ga[0] + _gumbel(u[base])
+                choice = 0
+                v = ga[1] + _gumbel(u[base + 1])
+                if v > best:
+                    best, choice = v, 1
+                v = ga[2] + _gumbel(u[base + 2])
+                if v > best:
+                    best, choice = v, 2
             posture[i, g] = choice - 1
         # --- membership level in each institution
         for k in range(K):
@@ -779,18 +858,23 @@ def _choose(prm, dt, c, step, r, part, trust, threat_gp, transnational, dependen
             now = membership[i, k]
             sov_cost = sov * sovereignty[i] * (commit + depth[k])
             partner_ok = partner_open[k] or led[k]
-            best = -np.inf
-            choice = -1
+            base = off_member + (i * K + k) * 4
             for lv in range(4):
                 allowed = lv <= elig[i, k] and (lv == 0 or founded[k])
                 allowed = allowed and (lv != PARTNER or partner_ok)
-                allowed = allowed or lv == now
-                if not allowed:
-                    continue
+                gok[lv] = allowed or lv == now
                 U = LEVEL_WEIGHT[lv] * B - (lv == MEMBER) * sov_cost - switch * abs(lv - now)
-                v = U / temp + _gumbel(u[off_member + (i * K + k) * 4 + lv])
-                if choice < 0 or v > best:
-                    best, choice = v, lv
+                ga[lv] = U / temp
+                gq[lv] = int(u[base + lv] * GUMBEL_BINS)
+            choice = _pick(ga, gq, gok, 4)
+            if choice < 0:  # too close for the bounds: the exact Gumbel values
+                best = -np.inf
+                for lv in range(4):
+                    if not gok[lv]:
+                        continue
+                    v = ga[lv] + _gumbel(u[base + lv])
+                    if choice < 0 or v > best:
+                        best, choice = v, lv
             if choice != now:
                 kind = K_JOIN if choice > now else K_EXIT
                 log, nlog = _log(log, nlog, step, ST_CHOICE, 0, r, kind, i, k, float(choice))
@@ -916,11 +1000,19 @@ def _measure(prm, c, year, start_year, trust, density, identity, mutual, hazard,
     h_max = -np.inf
     cnt = 0
     half = prm[IN_DENSITY_HALF]
-    for i in range(n):
-        if not ref[i]:
-            continue
+    n_inc = 0
+    n_minc = 0
+    s_all = 0.0
+    for i in range(n):  # one pass over the pairs; each sum keeps the order (i, then j) of its own loop
         for j in range(n):
-            if j == i or not ref[j]:
+            if j == i:
+                continue
+            s_all += trust[i, j]
+            if j > i and incidents[i, j]:
+                n_inc += 1
+                if mem[i] and mem[j]:
+                    n_minc += 1
+            if not (ref[i] and ref[j]):
                 continue
             cnt += 1
             if last_incident[i, j] > last:
@@ -945,18 +1037,6 @@ def _measure(prm, c, year, start_year, trust, density, identity, mutual, hazard,
     out[MT_PEACE] = 1.0 - h_max if nr >= 2 else 0.0
     out[MT_YEARS_SINCE] = since if nr >= 2 else 0.0
     out[MT_DEPTH] = depth[c] * founded[c]
-    n_inc = 0
-    n_minc = 0
-    s_all = 0.0
-    for i in range(n):
-        for j in range(n):
-            if j != i:
-                s_all += trust[i, j]
-        for j in range(i + 1, n):
-            if incidents[i, j]:
-                n_inc += 1
-                if mem[i] and mem[j]:
-                    n_minc += 1
     out[MT_INCIDENTS] = n_inc
     out[MT_MEMBER_INCIDENTS] = n_minc
     out[MT_REGION_TRUST] = s_all / (n * (n - 1)) if n > 1 else 0.0
@@ -1088,6 +1168,13 @@ def _advance(t0, t1, reset_first, record_first, rec0, u0, prm, ints, capability,
     inside = np.zeros((K, n), dtype=np.int64)
     n_inside = np.zeros(K, dtype=np.int64)
     deg = np.zeros(n, dtype=np.int64)
+    pt = np.zeros((K, n))  # the pair pass's scratch: participation and identity transposed, a segment's S and dots
+    xt = np.zeros((F, n))
+    keep_s = np.zeros(TILE)
+    dot_s = np.zeros(TILE)
+    ga = np.zeros(4)  # a choice's options: utility / temperature, bin of the uniform, allowed
+    gq = np.zeros(4, dtype=np.int64)
+    gok = np.zeros(4, dtype=np.bool_)
     labels = np.zeros(n, dtype=np.int64)
     stack = np.zeros(n, dtype=np.int64)
     col = np.zeros(max(metrics.shape[0], 1))
@@ -1119,7 +1206,7 @@ def _advance(t0, t1, reset_first, record_first, rec0, u0, prm, ints, capability,
             n_inc = _pairs(prm, dt, year, part, depth[r], X, sq, wi, rpow, capability, proximity, route_comp,
                            threat_gp[r], transnational[r], total, T, density[r], D, threat_state[r], mutual[r],
                            shared[r], hazard[r], contact[r], incidents[r], last_incident[r], ur, o_contact, o_coop,
-                           o_incident, inc_pairs, inc_h)
+                           o_incident, inc_pairs, inc_h, pt, xt, keep_s, dot_s)
             if on_identity:
                 _bounded_confidence(prm, contact[r], X, pulls, deg)
             if on_pull:
@@ -1131,6 +1218,7 @@ def _advance(t0, t1, reset_first, record_first, rec0, u0, prm, ints, capability,
                                     sovereignty[r], X, depth[r], founded[r], partner_open[r], posture[r],
                                     membership[r], capability, lead, led, elig, route_comp, rpow, cw, offer, punish,
                                     ur, o_review, o_posture, o_member, review, tots, centres, inside, n_inside,
+                                    ga, gq, gok,
                                     log, nlog)
             if on_deepen:
                 log, nlog = _deepen(prm, dt, c, t, r, found_given, T, sovereignty[r], membership[r], founded[r],
