@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 from hydra import compose, initialize_config_dir
 
 from sim.face.config import CONF_DIR, HYDRA_VERSION_BASE
@@ -150,11 +151,8 @@ def test_world_factor_values_are_checked_by_building_the_world():
         validate(d, world_spec=spec)
 
 
-def test_as_design_from_omegaconf_node_and_unknown_key():
-    from omegaconf import OmegaConf
-
-    node = OmegaConf.create({"kind": "grid", "factors": {"steps": [1, 2]}})
-    assert as_design(node).factors == {"steps": [1, 2]}
+def test_as_design_from_a_mapping_and_unknown_key():
+    assert as_design({"kind": "grid", "factors": {"steps": [1, 2]}}).factors == {"steps": [1, 2]}
     with pytest.raises(DesignError, match="experiment.design.kinds: unknown key"):
         as_design({"kinds": "grid"})
 
@@ -166,7 +164,7 @@ def test_as_design_from_omegaconf_node_and_unknown_key():
 def test_every_experiment_file_composes_and_expands(name):
     with initialize_config_dir(str(CONF_DIR), version_base=HYDRA_VERSION_BASE):
         cfg = compose("config", overrides=[f"experiment={name}"])
-    d = as_design(cfg.experiment.design)
+    d = as_design(OmegaConf.to_container(cfg.experiment.design, resolve=True))
     t = expand(d, validate(d, gp_codes=GP))
     assert len(t) >= 1 and cfg.experiment.replicates >= 1
     if name == "bench_1000":

@@ -4,7 +4,9 @@ These dataclasses are the single definition of the parameters. The core
 (`sim.core.dynamics`) reads them as plain attributes; the Hydra face registers the
 same classes in its ConfigStore, so `conf/params/*.yaml` is type-checked
 against them. Rates are per year; the core scales them by the step length
-``dt = 1 / steps_per_year``. Ranges are checked by :func:`check_ranges`.
+``dt = 1 / steps_per_year``. Each numeric field is declared with :func:`param`:
+its default, its allowed range and its meaning, kept in the field's metadata
+(:data:`RANGES` collects the ranges; :func:`check_ranges` checks them).
 
 The theory each group comes from is in DOMAIN.md §2 and in the docstring of
 the mechanism that reads it (`sim/core/dynamics.py`).
@@ -12,7 +14,12 @@ the mechanism that reads it (`sim/core/dynamics.py`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+
+
+def param(default: float, low: float, high: float, doc: str):
+    """A parameter field: its default, its allowed range [low, high] and what it means (field metadata)."""
+    return field(default=default, metadata={"range": (low, high), "doc": doc})
 
 
 @dataclass
@@ -35,135 +42,135 @@ class Mechanisms:
 class PressureParams:
     """Great-power pressure (Mearsheimer 2001; DOMAIN.md §2)."""
 
-    intensity: float = 0.392  # [0,1] global scale of great-power pressure
-    reaction: float = 1.0  # [0,5] extra push per unit of community cohesion against the power
-    inducement_rate: float = 0.3  # [0,5] /yr growth of dependence d_ig at full inducement
-    dependence_recovery: float = 0.1  # [0,5] /yr relaxation of d_ig back to its world value
-    coercion_threat: float = 0.8  # [0,5] threat added by full coercion
-    wedge_cut: float = 0.6  # [0,5] /yr fraction of member trust eroded at full wedge pressure
-    base_threat: float = 0.5  # [0,1] threat a capable, driven, near great power poses to a non-aligned state
-    counterweight: float = 2.0  # [0,10] shielding from a great power's leverage per unit of the other powers' security engagement
-    asymmetry: float = 0.5  # [0,1] weight of dependence d_ig in a great power's leverage over a state
-    diversification: float = 0.3  # [0,10] /yr dependence on g shed per unit of alternative inducement or partner investment
+    intensity: float = param(0.392, 0, 1, "global scale of great-power pressure")
+    reaction: float = param(1.0, 0, 5, "extra push per unit of community cohesion against the power")
+    inducement_rate: float = param(0.3, 0, 5, "/yr growth of dependence d_ig at full inducement")
+    dependence_recovery: float = param(0.1, 0, 5, "/yr relaxation of d_ig back to its world value")
+    coercion_threat: float = param(0.8, 0, 5, "threat added by full coercion")
+    wedge_cut: float = param(0.6, 0, 5, "/yr fraction of member trust eroded at full wedge pressure")
+    base_threat: float = param(0.5, 0, 1, "threat a capable, driven, near great power poses to a non-aligned state")
+    counterweight: float = param(2.0, 0, 10, "shielding from a great power's leverage per unit of the other powers' security engagement")
+    asymmetry: float = param(0.5, 0, 1, "weight of dependence d_ig in a great power's leverage over a state")
+    diversification: float = param(0.3, 0, 10, "/yr dependence on g shed per unit of alternative inducement or partner investment")
 
 
 @dataclass
 class ThreatParams:
     """Threat perception: anarchy and the security dilemma (Waltz 1979; Herz 1950), filtered by trust and identity (Wendt 1992)."""
 
-    adapt: float = 0.5  # [0,10] /yr speed at which perceived threat follows its signal
-    dilemma: float = 0.6  # [0,1] weight of a neighbour's capability in its threat
-    wendt: float = 0.8  # [0,1] how far trust and shared identity remove a neighbour's threat
-    shock_decay: float = 0.3  # [0,10] /yr decay of transnational shocks
+    adapt: float = param(0.5, 0, 10, "/yr speed at which perceived threat follows its signal")
+    dilemma: float = param(0.6, 0, 1, "weight of a neighbour's capability in its threat")
+    wendt: float = param(0.8, 0, 1, "how far trust and shared identity remove a neighbour's threat")
+    shock_decay: float = param(0.3, 0, 10, "/yr decay of transnational shocks")
 
 
 @dataclass
 class InteractionParams:
     """Contact and reciprocity (Adler & Barnett 1998 condition ii; Keohane 1984; Axelrod & Keohane 1985)."""
 
-    base_contact: float = 0.3  # [0,50] contacts per year between any two states
-    institution_contact: float = 4.0  # [0,50] extra contacts/yr through a fully deep shared institution
-    proximity_contact: float = 1.0  # [0,50] extra contacts/yr between neighbours
-    tie_contact: float = 1.0  # [0,50] extra contacts/yr from existing ties (saturating in density)
-    coop_base: float = 0.142  # [-50,50] logit intercept of cooperating in a contact
-    coop_interest: float = 2.0  # [0,50] logit weight of mutual interest M_ij
-    coop_trust: float = 3.82  # [0,50] logit weight of trust T_ij
-    temptation: float = 3.0  # [0,50] logit weight of great-power wedge temptation
-    trust_gain: float = 0.197  # [0,1] alpha_c: share of the gap to 1 closed by a cooperative contact
-    trust_loss: float = 0.15  # [0,1] alpha_d: share of trust lost by a defection
-    density_decay: float = 0.3  # [0,10] /yr decay of interaction density I_ij
-    density_half: float = 3.0  # (0,100] density at which the interaction index is 0.5
-    route_weight: float = 0.3  # [0,1] weight of route complementarity in mutual interest M_ij
+    base_contact: float = param(0.3, 0, 50, "contacts per year between any two states")
+    institution_contact: float = param(4.0, 0, 50, "extra contacts/yr through a fully deep shared institution")
+    proximity_contact: float = param(1.0, 0, 50, "extra contacts/yr between neighbours")
+    tie_contact: float = param(1.0, 0, 50, "extra contacts/yr from existing ties (saturating in density)")
+    coop_base: float = param(0.142, -50, 50, "logit intercept of cooperating in a contact")
+    coop_interest: float = param(2.0, 0, 50, "logit weight of mutual interest M_ij")
+    coop_trust: float = param(3.82, 0, 50, "logit weight of trust T_ij")
+    temptation: float = param(3.0, 0, 50, "logit weight of great-power wedge temptation")
+    trust_gain: float = param(0.197, 0, 1, "alpha_c: share of the gap to 1 closed by a cooperative contact")
+    trust_loss: float = param(0.15, 0, 1, "alpha_d: share of trust lost by a defection")
+    density_decay: float = param(0.3, 0, 10, "/yr decay of interaction density I_ij")
+    density_half: float = param(3.0, 1e-9, 100, "density at which the interaction index is 0.5 (> 0)")
+    route_weight: float = param(0.3, 0, 1, "weight of route complementarity in mutual interest M_ij")
 
 
 @dataclass
 class IdentityParams:
     """Bounded-confidence identity dynamics (Deffuant et al. 2000; Wendt 1994)."""
 
-    confidence: float = 0.3  # [0,1] epsilon: features move only when closer than this
-    convergence: float = 0.01  # [0,0.5] mu: share of the gap closed per contact
-    cultural_pull: float = 0.02  # [0,5] /yr pull toward the members' centre at full depth
-    summit_pull: float = 0.005  # [0,1] share of the gap to the participants' centre closed by a summit
+    confidence: float = param(0.3, 0, 1, "epsilon: features move only when closer than this")
+    convergence: float = param(0.01, 0, 0.5, "mu: share of the gap closed per contact")
+    cultural_pull: float = param(0.02, 0, 5, "/yr pull toward the members' centre at full depth")
+    summit_pull: float = param(0.005, 0, 1, "share of the gap to the participants' centre closed by a summit")
 
 
 @dataclass
 class DisputeParams:
     """Militarised incidents (Russett & Oneal 2001: shared institutions lower conflict)."""
 
-    base_hazard: float = 1.0  # [0,50] incidents/yr at full dispute, zero trust, no institution
-    friction: float = 0.5  # [0,50] incidents/yr per unit of mutual threat (the security dilemma), zero trust, no institution
-    threat_weight: float = 1.0  # [0,10] hazard increase per unit of mutual threat
-    pacification: float = 6.0  # [0,20] log-hazard reduction per unit of pair trust (dependable expectations)
-    mediation: float = 3.0  # [0,20] log-hazard reduction per unit of shared-institution strength
-    incident_cut: float = 0.4  # [0,1] share of pair trust lost in an incident
-    escalation: float = 0.05  # [0,1] dispute intensity added by an incident
-    settle_rate: float = 0.3  # [0,10] /yr settlement of disputes under trust and shared institutions
+    base_hazard: float = param(1.0, 0, 50, "incidents/yr at full dispute, zero trust, no institution")
+    friction: float = param(0.5, 0, 50, "incidents/yr per unit of mutual threat (the security dilemma), zero trust, no institution")
+    threat_weight: float = param(1.0, 0, 10, "hazard increase per unit of mutual threat")
+    pacification: float = param(6.0, 0, 20, "log-hazard reduction per unit of pair trust (dependable expectations)")
+    mediation: float = param(3.0, 0, 20, "log-hazard reduction per unit of shared-institution strength")
+    incident_cut: float = param(0.4, 0, 1, "share of pair trust lost in an incident")
+    escalation: float = param(0.05, 0, 1, "dispute intensity added by an incident")
+    settle_rate: float = param(0.3, 0, 10, "/yr settlement of disputes under trust and shared institutions")
 
 
 @dataclass
 class ChoiceParams:
     """Posture and membership choice: logit over levels (DESIGN.md §3 step 6)."""
 
-    review_rate: float = 0.699  # [0,steps_per_year] reviews per year (probability per step = rate*dt)
-    temperature: float = 0.0415  # (0,10] logit temperature; lower = closer to best response
-    balance: float = 6.0  # [0,10] weight of a great power's threat, times the means to meet it, in balancing it
-    security: float = 1.0  # [0,10] weight of security gained from an institution
-    economy: float = 0.6  # [0,10] weight of routes and economy
-    identity: float = 0.8  # [0,10] weight of identity fit with the members
-    trust: float = 0.8  # [0,10] weight of trust in the members
-    sovereignty: float = 0.972  # [0,10] weight of sovereignty cost (borne by full members only)
-    commitment: float = 0.539  # [0,10] sovereignty cost of full membership even in a shallow institution
-    punishment: float = 1.0  # [0,10] weight of expected great-power punishment
-    offer: float = 1.0  # [0,10] weight of a great power's security offer
-    entry_cost: float = 0.1  # [0,10] fixed cost of full membership
-    switch_cost: float = 0.3  # [0,10] cost per level changed (inertia)
-    hedge_bonus: float = 0.6  # [0,10] value of hedging, scaled by sovereignty sensitivity
+    review_rate: float = param(0.699, 0, 1000, "reviews per year (probability per step = rate*dt)")
+    temperature: float = param(0.0415, 1e-6, 10, "logit temperature (> 0); lower = closer to best response")
+    balance: float = param(6.0, 0, 10, "weight of a great power's threat, times the means to meet it, in balancing it")
+    security: float = param(1.0, 0, 10, "weight of security gained from an institution")
+    economy: float = param(0.6, 0, 10, "weight of routes and economy")
+    identity: float = param(0.8, 0, 10, "weight of identity fit with the members")
+    trust: float = param(0.8, 0, 10, "weight of trust in the members")
+    sovereignty: float = param(0.972, 0, 10, "weight of sovereignty cost (borne by full members only)")
+    commitment: float = param(0.539, 0, 10, "sovereignty cost of full membership even in a shallow institution")
+    punishment: float = param(1.0, 0, 10, "weight of expected great-power punishment")
+    offer: float = param(1.0, 0, 10, "weight of a great power's security offer")
+    entry_cost: float = param(0.1, 0, 10, "fixed cost of full membership")
+    switch_cost: float = param(0.3, 0, 10, "cost per level changed (inertia)")
+    hedge_bonus: float = param(0.6, 0, 10, "value of hedging, scaled by sovereignty sensitivity")
 
 
 @dataclass
 class InstitutionParams:
     """Institutional deepening and founding (Keohane 1984; Adler & Barnett 1998 phases)."""
 
-    deepen_rate: float = 0.03  # [0,5] /yr depth gained when members trust enough
-    deepen_trust: float = 0.55  # [0,1] mean member trust needed to deepen
-    erode_trust: float = 0.3  # [0,1] below this mean member trust depth erodes
-    erode_rate: float = 0.03  # [0,5] /yr depth lost when trust is low
-    veto_margin: float = 0.3  # [0,1] a member vetoes when sovereignty > its trust in members + margin
+    deepen_rate: float = param(0.03, 0, 5, "/yr depth gained when members trust enough")
+    deepen_trust: float = param(0.55, 0, 1, "mean member trust needed to deepen")
+    erode_trust: float = param(0.3, 0, 1, "below this mean member trust depth erodes")
+    erode_rate: float = param(0.03, 0, 5, "/yr depth lost when trust is low")
+    veto_margin: float = param(0.3, 0, 1, "a member vetoes when sovereignty > its trust in members + margin")
     endogenous_founding: bool = True  # may the community institution found itself?
-    found_trust: float = 0.55  # [0,1] pairwise trust among founders needed
-    min_founders: int = 3  # >=2 founders needed
-    found_depth: float = 0.1  # [0,1] depth at founding
+    found_trust: float = param(0.55, 0, 1, "pairwise trust among founders needed")
+    min_founders: int = param(3, 2, 10_000, "founders needed")
+    found_depth: float = param(0.1, 0, 1, "depth at founding")
 
 
 @dataclass
 class RegionalPowerParams:
     """A rising regional power acts outward (Harutyunyan et al. 2025; DOMAIN.md §2)."""
 
-    threshold: float = 0.3  # [0,1] capability share from which a state acts as a regional power
-    courting: float = 1.5  # [0,50] extra contacts/yr with identity-close states, scaled by similarity
-    backing: float = 0.15  # [0,1] trust shift when it backs a partner in an incident
-    margin: float = 0.2  # [0,1] trust gap needed to take a side
-    watch: float = 0.5  # [0,5] extra great-power wedge on pairs involving a regional power
-    leadership: float = 0.5  # [0,10] utility a regional power draws from an institution no great power leads
+    threshold: float = param(0.3, 0, 1, "capability share from which a state acts as a regional power")
+    courting: float = param(1.5, 0, 50, "extra contacts/yr with identity-close states, scaled by similarity")
+    backing: float = param(0.15, 0, 1, "trust shift when it backs a partner in an incident")
+    margin: float = param(0.2, 0, 1, "trust gap needed to take a side")
+    watch: float = param(0.5, 0, 5, "extra great-power wedge on pairs involving a regional power")
+    leadership: float = param(0.5, 0, 10, "utility a regional power draws from an institution no great power leads")
 
 
 @dataclass
 class PhaseParams:
     """Phase thresholds (Adler & Barnett 1998; Adler 1991 for loose/tight coupling)."""
 
-    nascent_members: int = 2  # >=2 members of the founded community institution
-    ascendant_trust: float = 0.5  # [0,1] mean member trust
-    ascendant_identity: float = 0.75  # [0,1] shared-identity index
-    ascendant_interaction: float = 0.4  # [0,1] interaction index
-    mature_peace: float = 0.95  # [0,1] peaceful-change expectation
-    mature_years: float = 5.0  # [0,100] years without an incident among members
-    mature_min_trust: float = 0.5  # [0,1] minimum pairwise member trust
-    mature_interest: float = 0.4  # [0,1] mutual-interest index
-    mature_identity: float = 0.8  # [0,1] shared-identity index (a collective identity, not only kinship)
-    tight_trust: float = 0.75  # [0,1] mean member trust for tight coupling
-    tight_depth: float = 0.8  # [0,1] institutional depth = collective security mechanisms
-    breadth: float = 0.85  # [0,1] share of the reference group still full members, for ascendant and mature
-    bloc_trust: float = 0.5  # [0,1] trust that links two states into one bloc (trust-network components)
+    nascent_members: int = param(2, 2, 10_000, "members of the founded community institution")
+    ascendant_trust: float = param(0.5, 0, 1, "mean member trust")
+    ascendant_identity: float = param(0.75, 0, 1, "shared-identity index")
+    ascendant_interaction: float = param(0.4, 0, 1, "interaction index")
+    mature_peace: float = param(0.95, 0, 1, "peaceful-change expectation")
+    mature_years: float = param(5.0, 0, 100, "years without an incident among members")
+    mature_min_trust: float = param(0.5, 0, 1, "minimum pairwise member trust")
+    mature_interest: float = param(0.4, 0, 1, "mutual-interest index")
+    mature_identity: float = param(0.8, 0, 1, "shared-identity index (a collective identity, not only kinship)")
+    tight_trust: float = param(0.75, 0, 1, "mean member trust for tight coupling")
+    tight_depth: float = param(0.8, 0, 1, "institutional depth = collective security mechanisms")
+    breadth: float = param(0.85, 0, 1, "share of the reference group still full members, for ascendant and mature")
+    bloc_trust: float = param(0.5, 0, 1, "trust that links two states into one bloc (trust-network components)")
 
 
 @dataclass
@@ -193,42 +200,20 @@ class Params:
     calibration: CalibrationParams = field(default_factory=CalibrationParams)
 
 
-# Allowed ranges, keyed by "group.name". Read from the trailing comments above
-# would be fragile, so they are stated once here and checked after composition.
-_UNIT = (0.0, 1.0)
-RANGES: dict[str, tuple[float, float]] = {
-    "pressure.intensity": _UNIT, "pressure.reaction": (0, 5), "pressure.inducement_rate": (0, 5),
-    "pressure.dependence_recovery": (0, 5), "pressure.coercion_threat": (0, 5),
-    "pressure.wedge_cut": (0, 5), "pressure.base_threat": _UNIT, "pressure.counterweight": (0, 10),
-    "pressure.asymmetry": _UNIT, "pressure.diversification": (0, 10),
-    "threat.adapt": (0, 10), "threat.dilemma": _UNIT, "threat.wendt": _UNIT, "threat.shock_decay": (0, 10),
-    "interaction.base_contact": (0, 50), "interaction.institution_contact": (0, 50),
-    "interaction.proximity_contact": (0, 50), "interaction.tie_contact": (0, 50),
-    "interaction.coop_base": (-50, 50), "interaction.coop_interest": (0, 50),
-    "interaction.coop_trust": (0, 50), "interaction.temptation": (0, 50),
-    "interaction.trust_gain": _UNIT, "interaction.trust_loss": _UNIT,
-    "interaction.density_decay": (0, 10), "interaction.density_half": (1e-9, 100),
-    "interaction.route_weight": _UNIT,
-    "identity.confidence": _UNIT, "identity.convergence": (0, 0.5), "identity.cultural_pull": (0, 5), "identity.summit_pull": _UNIT,
-    "disputes.base_hazard": (0, 50), "disputes.friction": (0, 50), "disputes.threat_weight": (0, 10),
-    "disputes.pacification": (0, 20), "disputes.mediation": (0, 20), "disputes.incident_cut": _UNIT, "disputes.escalation": _UNIT,
-    "disputes.settle_rate": (0, 10),
-    "choice.review_rate": (0, 1000), "choice.temperature": (1e-6, 10), "choice.balance": (0, 10), "choice.security": (0, 10),
-    "choice.economy": (0, 10), "choice.identity": (0, 10), "choice.trust": (0, 10),
-    "choice.sovereignty": (0, 10), "choice.commitment": (0, 10), "choice.punishment": (0, 10), "choice.offer": (0, 10),
-    "choice.entry_cost": (0, 10), "choice.switch_cost": (0, 10), "choice.hedge_bonus": (0, 10),
-    "institutions.deepen_rate": (0, 5), "institutions.deepen_trust": _UNIT,
-    "institutions.erode_trust": _UNIT, "institutions.erode_rate": (0, 5),
-    "institutions.veto_margin": _UNIT, "institutions.found_trust": _UNIT,
-    "institutions.min_founders": (2, 10_000), "institutions.found_depth": _UNIT,
-    "regional_power.threshold": _UNIT, "regional_power.courting": (0, 50),
-    "regional_power.backing": _UNIT, "regional_power.margin": _UNIT, "regional_power.watch": (0, 5), "regional_power.leadership": (0, 10),
-    "phase.nascent_members": (2, 10_000), "phase.ascendant_trust": _UNIT,
-    "phase.ascendant_identity": _UNIT, "phase.ascendant_interaction": _UNIT,
-    "phase.mature_peace": _UNIT, "phase.mature_years": (0, 100), "phase.mature_min_trust": _UNIT,
-    "phase.mature_interest": _UNIT, "phase.mature_identity": _UNIT, "phase.tight_trust": _UNIT, "phase.tight_depth": _UNIT, "phase.bloc_trust": _UNIT,
-    "phase.breadth": _UNIT,
-}
+def _ranges(cls, prefix: str = "") -> dict[str, tuple[float, float]]:
+    out: dict[str, tuple[float, float]] = {}
+    for f in fields(cls):
+        if "range" in f.metadata:
+            out[prefix + f.name] = f.metadata["range"]
+        elif f.default_factory is not MISSING and is_dataclass(f.default_factory):
+            out.update(_ranges(f.default_factory, f"{prefix}{f.name}."))
+    return out
+
+
+#: Allowed range of every numeric parameter, keyed by "group.name": read from the fields' metadata
+#: (:func:`param`), the one place ranges are stated. The validator (:func:`check_ranges`), the test of
+#: conf/params/default.yaml's comments and the browser page's sliders all read it.
+RANGES: dict[str, tuple[float, float]] = _ranges(Params)
 
 
 class ParamError(ValueError):

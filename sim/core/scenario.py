@@ -311,17 +311,13 @@ SCENARIO_DIR = CONF_DIR / "scenario"
 
 
 def scenario_from_dict(data) -> Scenario:
-    """A Scenario from a mapping (YAML or Hydra node), type-checked against the dataclass schema."""
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
+    """A Scenario from a plain mapping (a YAML file's), type-checked against the dataclass schema."""
+    from .typed import TypeMismatch, from_data
 
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(Scenario), data)
-        return OmegaConf.to_object(merged)
-    except OmegaConfBaseException as exc:
-        key = getattr(exc, "full_key", "") or ""
-        msg = str(exc).splitlines()[0]
-        raise ScenarioError(f"scenario.{key}: {msg}" if key else f"scenario: {msg}") from None
+        return from_data(Scenario, data, "scenario")
+    except TypeMismatch as exc:
+        raise ScenarioError(str(exc)) from None
 
 
 def load_scenario(name: str | Path) -> Scenario:

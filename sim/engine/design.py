@@ -382,13 +382,9 @@ def describe(design: DesignConfig) -> dict:
 
 
 def as_design(obj) -> DesignConfig:
-    """A DesignConfig from a DesignConfig, a mapping or an OmegaConf node."""
+    """A DesignConfig from a DesignConfig or a plain mapping (a design written in Python)."""
     if isinstance(obj, DesignConfig):
         return obj
-    if hasattr(obj, "_metadata"):  # an OmegaConf node
-        from omegaconf import OmegaConf
-
-        obj = OmegaConf.to_container(obj, resolve=True)
     data = dict(obj)
     known = {f.name for f in fields(DesignConfig)}
     for k in data:

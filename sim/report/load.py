@@ -380,8 +380,9 @@ class Study:
         Reads only the needed columns and rows (batch by batch), so a large sweep
         costs what is drawn. A point whose replicates were split over shards has
         one partial aggregate per shard: those points are taken from
-        :func:`sim.engine.batch.merge` (exact quantiles over all its replicates), or,
-        if that fails, averaged over the shards (approximate, with a note).
+        :func:`sim.engine.batch.merge` (exact quantiles over all its replicates: the
+        engine's one aggregate rule), or, if the shards' chunks are not there, left
+        out with a note (never approximated).
         """
         parts = []
         lab = self.labels if labels is None else self.labels[self.labels["label"].isin(list(labels))]
@@ -407,9 +408,9 @@ class Study:
             if exact is not None:
                 out = pd.concat([out[~dup], exact], ignore_index=True)
             else:
-                self.notes.append("aggregates of points split across shards are averaged over the shards "
-                                  "(approximate quantiles)")
-                out = out.groupby(key, as_index=False, sort=False).mean(numeric_only=True)
+                self.notes.append(f"aggregates of {len(split)} point(s) split across shards are left out: their "
+                                  "exact quantiles need the shards' chunks/ (python -m sim.engine.batch merge)")
+                out = out[~dup]
         return out.merge(lab[["source", "point", "label"]], on=["source", "point"], how="inner")
 
     def _merged_aggregates(self, split: pd.DataFrame, metrics) -> pd.DataFrame | None:

@@ -64,7 +64,7 @@ from mesa.visualization.utils import update_counter  # noqa: E402
 from sim.core.metrics import bloc_labels  # noqa: E402
 from sim.core.vocab import PHASES  # noqa: E402
 from sim.shell.model import MODEL_REPORTERS, RegionalAlignmentModel  # noqa: E402
-from sim.core.params import Params  # noqa: E402
+from sim.core.params import RANGES, Params  # noqa: E402
 from sim.report.colors import (BLOC_COLORS, LEVEL_COLORS, LEVEL_LETTERS, LEVEL_TEXT, METRIC_COLORS,  # noqa: E402
                                METRIC_NAMES, NO_BLOC, PHASE_COLORS, PHASE_TEXT, POSTURE_LETTERS, POSTURE_LIGHT)
 from sim.report.data import bloc_color_index  # noqa: E402
@@ -72,13 +72,14 @@ from sim.core.scenario import SCENARIO_DIR  # noqa: E402
 
 TITLE = "Turkic security community: regional alignment under great-power pressure"
 
-#: The sliders: model keyword -> (label, min, max, step). Defaults come from :class:`sim.core.params.Params`.
+#: The sliders: model keyword -> (label, step). Defaults and ranges come from :class:`sim.core.params.Params`
+#: (:data:`sim.core.params.RANGES`, the fields' metadata).
 SLIDERS = {
-    "pressure__intensity": ("Pressure intensity", 0.0, 1.0, 0.05),
-    "pressure__reaction": ("Pressure reaction", 0.0, 5.0, 0.1),
-    "identity__confidence": ("Confidence bound ε", 0.0, 1.0, 0.05),
-    "identity__convergence": ("Convergence μ", 0.0, 0.5, 0.01),
-    "interaction__temptation": ("Wedge temptation", 0.0, 10.0, 0.25),
+    "pressure__intensity": ("Pressure intensity", 0.05),
+    "pressure__reaction": ("Pressure reaction", 0.1),
+    "identity__confidence": ("Confidence bound ε", 0.05),
+    "identity__convergence": ("Convergence μ", 0.01),
+    "interaction__temptation": ("Wedge temptation", 0.25),
 }
 
 #: Schematic map positions (roughly longitude, latitude of the capital) for the Turkic world's states,
@@ -116,10 +117,11 @@ def model_params(directory: Path = SCENARIO_DIR) -> dict:
                           "values": names, "label": "Scenario"},
         "rng": {"type": "SliderInt", "value": 0, "min": 0, "max": 99, "step": 1, "label": "Seed"},
     }
-    for key, (label, lo, hi, step) in SLIDERS.items():
+    for key, (label, step) in SLIDERS.items():
         group, name = key.split("__")
+        lo, hi = RANGES[f"{group}.{name}"]
         out[key] = {"type": "SliderFloat", "value": float(getattr(getattr(defaults, group), name)),
-                    "min": lo, "max": hi, "step": step, "label": label}
+                    "min": float(lo), "max": float(hi), "step": step, "label": label}
     return out
 
 
