@@ -2,7 +2,7 @@
 """Set up and run the project with nothing but python3 (standard library only).
 
     python3 tasks.py run  [sim overrides...]   # venv + install, then `python -m sim ...`
-    python3 tasks.py test [pytest args...]     # venv + install with [dev,slurm,calib], then pytest
+    python3 tasks.py test [pytest args...]     # venv + install with [dev,slurm,calib,ema], then pytest
 
 The virtual environment lives in .venv (or $SIM_VENV) and is created with the
 interpreter running this script, so `python3.12 tasks.py test` tests on 3.12.
@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
     if cmd == "run":
         py = venv_python("")
         return subprocess.call([py, "-m", "sim", *rest], cwd=ROOT)
-    py = venv_python("dev,slurm,calib")
+    py = venv_python("dev,slurm,calib,ema")
     return subprocess.call([py, "-m", "pytest", *rest], cwd=ROOT)
 
 

@@ -1,32 +1,38 @@
 """sim: an agent-based simulation of regional alignment and security-community formation.
 
-Entry points: :class:`RegionalAlignmentModel` (Mesa), :func:`simulate` (the
-vectorised core for R replicates), ``python -m sim`` (Hydra), ``sim.engine.batch``
-(sweeps) and ``sim.report`` (reports).
+Entry points: ``python -m sim`` (Hydra, :mod:`sim.face.cli`); :func:`run` and
+:func:`run_experiment` (the Python face, :mod:`sim.face.api`: the command line's
+names and validation, tidy pandas tables back); :class:`RegionalAlignmentModel`
+(the Mesa shell); :func:`simulate` (the core for R replicates, arrays back);
+``python -m sim.report`` (reports). The layers are described in README "Layout".
 """
 
 from importlib.metadata import PackageNotFoundError, version
-
-from .core.metrics import PHASES
-from .core.params import Params
-from .core.scenario import Scenario, load_scenario
-from .engine.simulate import simulate, summarize
-from .core.world import World, load_world, synthetic_world
 
 try:
     __version__ = version("sim")
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
+from .core.metrics import PHASES  # noqa: E402
+from .core.params import Params  # noqa: E402
+from .core.scenario import Scenario, load_scenario  # noqa: E402
+from .core.world import World, load_world, synthetic_world  # noqa: E402
+from .engine.simulate import simulate, summarize  # noqa: E402
+
+#: Loaded when first asked for: the Mesa shell imports mesa (~1 s), the Python face Hydra.
+_LAZY = {"RegionalAlignmentModel": "shell.model", "StateAgent": "shell.agents", "GreatPowerAgent": "shell.agents",
+         "run": "face.api", "run_experiment": "face.api", "SimError": "face.api"}
+
 
 def __getattr__(name):
-    # The Mesa shell imports mesa (~1 s); load it only when asked for.
-    if name in ("RegionalAlignmentModel", "StateAgent", "GreatPowerAgent"):
-        from .shell import agents, model
+    if name in _LAZY:
+        from importlib import import_module
 
-        return getattr(model, name, None) or getattr(agents, name)
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(name)
 
 
-__all__ = ["PHASES", "Params", "Scenario", "World", "RegionalAlignmentModel", "load_scenario", "load_world",
-           "simulate", "summarize", "synthetic_world", "__version__"]
+__all__ = ["PHASES", "Params", "Scenario", "World", "RegionalAlignmentModel", "GreatPowerAgent", "SimError",
+           "StateAgent", "load_scenario", "load_world", "run", "run_experiment", "simulate", "summarize",
+           "synthetic_world", "__version__"]

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from helpers import TURKIC, assert_states_equal, params
 
+import sim.engine.simulate
 import sim.studies.calibrate as cal
 from sim.core.world import CONF_DIR
 from sim.core.scenario import load_scenario
@@ -67,7 +68,7 @@ def posterior(tmp_path, monkeypatch):
     path = tmp_path / "posterior.parquet"
     pd.DataFrame({"pressure.intensity": [0.1, 0.5, 0.9], "choice.balance": [2.0, 6.0, 9.0],
                   "weight": [0.2, 0.3, 0.5]}).to_parquet(path)
-    monkeypatch.setattr(cal, "POSTERIOR", path)
+    monkeypatch.setattr(sim.engine.simulate, "POSTERIOR", path)
     return path
 
 
@@ -95,7 +96,7 @@ def test_posterior_predictive_replicate_alone_equals_replicate_in_batch(posterio
 
 
 def test_missing_posterior_is_one_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(cal, "POSTERIOR", tmp_path / "none.parquet")
+    monkeypatch.setattr(sim.engine.simulate, "POSTERIOR", tmp_path / "none.parquet")
     with pytest.raises(FileNotFoundError, match="params.calibration.source=posterior"):
         simulate(TURKIC, load_scenario("baseline"), params(calibration__source="posterior"), seed=0, replicates=1)
 

@@ -778,7 +778,7 @@ def check_resume(out: Path, digest: str) -> dict | None:
     :func:`run_experiment`.
     """
     out = Path(out)
-    advice = "choose a new output directory (hydra.run.dir=...)"
+    advice = "choose a new output directory"
     if (out / "summary.json").exists():
         raise RefusedError(f"refusing to run an experiment into {out}: it holds a finished single run "
                           f"(summary.json); {advice}")

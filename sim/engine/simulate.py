@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pathlib import Path
+
 import numpy as np
 
 from ..core import kernel
@@ -202,6 +204,21 @@ def outcomes(tr: Trajectory, window: int = 10) -> dict[str, np.ndarray]:
     return out
 
 
+#: The calibrated posterior shipped with the package (sim.studies.calibrate writes it).
+POSTERIOR = Path(__file__).resolve().parents[1] / "data" / "posterior.parquet"
+
+
+def load_posterior(path: Path | None = None):
+    """The calibrated posterior sample (one row per particle: parameter columns and ``weight``)."""
+    import pandas as pd
+
+    path = Path(path or POSTERIOR)
+    if not path.is_file():
+        raise FileNotFoundError(f"params.calibration.source=posterior: no posterior at {path}; "
+                                "run python -m sim.studies.calibrate")
+    return pd.read_parquet(path)
+
+
 #: spawn_key suffix of the stream that picks replicate k's posterior draw: SeedSequence(seed, spawn_key=(k, 1)),
 #: independent of the stream of its dynamics, SeedSequence(seed, spawn_key=(k,)).
 POSTERIOR_STREAM = 1
@@ -214,7 +231,6 @@ def posterior_params(params: Params, seed: int, k: int, posterior=None) -> Param
     in a batch of any size, on any worker or launcher. Parameters the posterior does not
     hold keep their values in ``params``.
     """
-    from ..studies.calibrate import load_posterior
     from ..core.params import with_overrides
 
     post = load_posterior() if posterior is None else posterior
@@ -229,8 +245,6 @@ def posterior_params(params: Params, seed: int, k: int, posterior=None) -> Param
 
 def _posterior_predictive(world, scenario, params, seed, replicates, first, progress=None, **kw) -> Trajectory:
     """One replicate at a time, each with its posterior draw, stacked into one Trajectory (replicate axis 1)."""
-    from ..studies.calibrate import load_posterior
-
     post = load_posterior()
     parts = [simulate(world, scenario, posterior_params(params, seed, k, post), seed, 1, k, **kw)
              for k in range(first, first + replicates)]

@@ -45,7 +45,7 @@ import numpy as np
 
 from ..core.params import Params, flatten, with_overrides
 from ..core.scenario import load_scenario
-from ..engine.simulate import Trajectory, simulate
+from ..engine.simulate import POSTERIOR, Trajectory, load_posterior, simulate
 from ..core.world import LEVELS, load_world
 
 #: The 2025 OTS roster (DOMAIN.md §3).
@@ -56,19 +56,6 @@ CONFLICTS = (("AZE", "ARM"), ("KGZ", "TJK"))
 FOUNDED = 2009  # Nakhchivan Agreement (DOMAIN.md §5)
 TARGETS = ("roster", "peace", "conflicts", "neutral", "emerging")
 #: Where the calibrated posterior ships with the package.
-POSTERIOR = Path(__file__).resolve().parents[1] / "data" / "posterior.parquet"
-
-
-def load_posterior(path: Path | None = None):
-    """The calibrated posterior sample (one row per particle: parameter columns and ``weight``)."""
-    import pandas as pd
-
-    path = Path(path or POSTERIOR)
-    if not path.is_file():
-        raise FileNotFoundError(f"params.calibration.source=posterior: no posterior at {path}; run python -m sim.studies.calibrate")
-    return pd.read_parquet(path)
-
-
 def target_record(tr: Trajectory) -> list[dict]:
     """Per replicate of a historical run: what the five patterns are judged on (a flat dict each).
 
