@@ -31,7 +31,7 @@ from sim.engine.tables import run_tables
 from sim.core.world import LEVELS, WorldError, load_world
 
 SCENARIOS = sorted(p.stem for p in (CONF_DIR / "scenario").glob("*.yaml"))
-EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("[!_]*.yaml"))  # _dirs.yaml: shared output dirs
 PRESENT_DAY = ["baseline", "russia_resurgence", "china_expansion", "us_retrenchment", "great_power_rivalry",
                "russia_distracted", "ots_plus"]
 
