@@ -35,8 +35,7 @@ from sim.core.metrics import PHASES
 from sim.core.params import Params, flatten, with_overrides
 from sim.core.scenario import compile_schedule, load_scenario
 from sim.core.world import LEVELS, WORLD_DIR, load_world
-from sim.engine import results, runs
-from sim.engine.batch import agg_table, quantile_aggregates
+from sim.engine import runs, tables
 from sim.engine.design import DesignConfig, points
 from sim.engine.simulate import simulate, summarize
 from sim.engine.spec import RunSpec
@@ -206,17 +205,17 @@ def write_experiment_dir(path: Path, kind: str = "grid", factors: dict | None = 
                 rows.append({"point": p, "replicate": k, "seed": 7, "status": "failed",
                              "error": "FloatingPointError: overflow in trust update", **fac})
             else:
-                rows.extend({**row, **fac} for row in results.rows_of([rec], WORLD, p, 7))
+                rows.extend({**row, **fac} for row in tables.result_rows([rec], WORLD, p, 7))
         ok = [r for r in range(replicates) if (p, r) not in failed and (keys is None or (p, r) in keys)]
         if not ok:
             continue
         metrics = [m for m in tr.timeseries if m != "year"]
         arr = np.stack([tr.timeseries[m][:, ok] for m in metrics], axis=-1).transpose(1, 0, 2)  # (R, T+1, M)
-        mean, q = quantile_aggregates(arr)
-        aggs.append(agg_table(p, np.arange(len(tr.years)), tr.years, metrics, mean, q, len(ok)))
+        mean, q = tables.quantile_aggregates(arr)
+        aggs.append(tables.aggregates_table(p, np.arange(len(tr.years)), tr.years, metrics, mean, q, len(ok)))
     factor_fields = [pa.field(f, pa.float64()) for f in factors]
-    table = results.table(rows, results.schema(WORLD, factor_fields))
-    results.write(table, path / "results.parquet")
+    table = tables.results_table(rows, tables.results_schema(WORLD, factor_fields))
+    tables.write_results(table, path / "results.parquet")
     design.to_parquet(path / "design.parquet", index=False)
     if aggs:
         pa.parquet.write_table(pa.concat_tables(aggs), path / "aggregates.parquet")
@@ -285,8 +284,8 @@ def big_experiment(path: Path, points: int = 5000, replicates: int = 20, steps: 
             res[f"level_{inst}_{code_}"] = np.array(LEVELS)[rng.integers(0, 4, n)]
     for inst in WORLD.institutions:
         res[f"founded_{inst}"] = True
-    schema = results.schema(WORLD, [pa.field(f, pa.float64()) for f in factors])
-    results.write(pa.Table.from_pandas(res[schema.names], schema=schema, preserve_index=False),
+    schema = tables.results_schema(WORLD, [pa.field(f, pa.float64()) for f in factors])
+    tables.write_results(pa.Table.from_pandas(res[schema.names], schema=schema, preserve_index=False),
                   path / "results.parquet")
     metrics = ["identity", "interaction", "interest", "trust_mean", "trust_min", "peace", "phase", "members",
                "depth", "region_trust", "blocs", "incidents"]

@@ -20,7 +20,7 @@ from hydra import compose, initialize_config_dir
 from pandas.testing import assert_frame_equal
 
 import sim.engine.batch as batch
-from sim.engine import results
+from sim.engine.tables import results_frame
 from sim.engine.batch import RefusedError
 from sim.face.config import CONF_DIR, HYDRA_VERSION_BASE, validate
 from sim.engine.simulate import simulate, summarize
@@ -137,11 +137,11 @@ def test_serial_equals_two_workers_equals_merged_shards(serial, tmp_path):
     assert sorted(p.name for p in (tmp_path / "sh").iterdir()) == ["shard_0of2", "shard_1of2"]
     for other in (batch.merge([tmp_path / "w2"]), batch.merge([tmp_path / "sh"]),
                   batch.merge([tmp_path / "sh" / "shard_1of2", tmp_path / "sh" / "shard_0of2"])):
-        assert_frame_equal(results.to_pandas(other["results"]), results.to_pandas(ref["results"]))
+        assert_frame_equal(results_frame(other["results"]), results_frame(ref["results"]))
         for name in ("aggregates", "design"):
             assert_frame_equal(other[name], ref[name])
     res, agg = tables(ref_dir)  # what was written is what merge gives
-    assert_frame_equal(res, results.to_pandas(ref["results"]))
+    assert_frame_equal(res, results_frame(ref["results"]))
     assert_frame_equal(agg, ref["aggregates"])
     assert_frame_equal(tables(tmp_path / "w2")[0], res)
     # merging shards on the command line writes the single-machine tables
@@ -282,5 +282,5 @@ def test_launcher_multirun_over_shards_merges_to_the_single_machine_table(serial
     assert (tmp_path / "shard_0of2" / "results.parquet").exists()
     merged = batch.merge([tmp_path], check_complete=True)
     ref_res, ref_agg = tables(serial[0])
-    assert_frame_equal(results.to_pandas(merged["results"]), ref_res)
+    assert_frame_equal(results_frame(merged["results"]), ref_res)
     assert_frame_equal(merged["aggregates"], ref_agg)

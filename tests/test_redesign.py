@@ -72,6 +72,6 @@ def test_a_run_now_writes_the_results_table_an_experiment_writes():
     exp = pd.read_parquet(FIXTURE / "experiment_results.parquet")
     factors = [c for c in exp.columns if c.startswith("params.")]
     from sim.core.world import load_world
-    from sim.engine import results
+    from sim.engine import tables
 
-    assert sorted(results.schema(load_world("turkic")).names) == sorted(c for c in exp.columns if c not in factors)
+    assert sorted(tables.results_schema(load_world("turkic")).names) == sorted(c for c in exp.columns if c not in factors)

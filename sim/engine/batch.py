@@ -65,7 +65,8 @@ from .. import __version__
 from ..core.params import Params, with_overrides
 from ..core.scenario import GreatPowerStrategy, Scenario
 from ..core.world import World
-from . import results
+from .tables import (RESULT_KEYS, aggregates_table, dedupe_results, quantile_aggregates,
+                     read_results, result_rows, results_schema, results_table, series_table, write_results)
 from .design import Factor, describe, point_values, points
 from .resources import cpu_count
 from .simulate import simulate, summarize
@@ -77,7 +78,6 @@ EXECUTION_KEYS = ("workers", "batch_replicates", "chunk_rows", "shard", "num_sha
 #: Top-level config keys that do not change an experiment's results (also left out of the hash, so adding
 #: such a key to the schema does not orphan existing experiment directories).
 EXECUTION_TOP_KEYS = ("progress", "figures", "network_years", "checkpoint_every", "report", "question")
-QUANTILES = (0.1, 0.5, 0.9)
 CHUNKS = "chunks"
 
 
@@ -158,12 +158,6 @@ def inputs_for(base: Base, values: dict[str, Any]) -> tuple[World, Scenario, Par
     return world, scenario, params, steps
 
 
-def quantile_aggregates(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and the QUANTILES over replicates of (R, T+1, M) trajectories (R sorted by replicate)."""
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    return arr.mean(axis=0), np.quantile(arr, QUANTILES, axis=0)
-
-
 def _error_text(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}".strip().splitlines()[0] if str(exc) else type(exc).__name__
     return text[:500]
@@ -188,7 +182,7 @@ def _simulate_block(base: Base, inputs, first: int, count: int, point: int = -1)
     # events on: joins and exits in the summary are counted from the event log.
     tr = simulate(world, scenario, params, base.seed, replicates=count, first=first, steps=steps,
                   agents=False, pairs=False, log_events=True)
-    rows = results.rows_of(summarize(tr), world, point, base.seed)
+    rows = result_rows(summarize(tr), world, point, base.seed)
     series = np.stack([tr.timeseries[m] for m in base.metrics], axis=-1).transpose(1, 0, 2) if base.timeseries \
         else None  # (count, T+1, M)
     return rows, series, np.arange(len(tr.years)), tr.years
@@ -205,7 +199,7 @@ def run_task(base: Base, task: Task, inputs=None) -> TaskResult:
 
     try:
         inputs = inputs if inputs is not None else inputs_for(base, values)
-        out.schema = results.schema(inputs[0])
+        out.schema = results_schema(inputs[0])
         blocks = [_simulate_block(base, inputs, task.first, task.count, task.point)]
     except Exception as exc:  # noqa: BLE001 -- any failure of a run is data, recorded per replicate
         if task.count == 1 or inputs is None:
@@ -359,17 +353,17 @@ class ChunkWriter:
         stem = self.dir / f"{self.session}-{self.seq:06d}"
         rows, series, aggs = [], [], []
         for res in self.buffer:
-            rows.append(results.table(res.rows, res.schema or results.schema(None)))
+            rows.append(results_table(res.rows, res.schema or results_schema(None)))
             if res.series is not None:
                 series.append(series_table(res.point, res.replicates, res.steps, res.years, res.series, self.metrics))
             if res.agg is not None:
-                aggs.append(agg_table(res.point, res.steps, res.years, self.metrics, *res.agg))
+                aggs.append(aggregates_table(res.point, res.steps, res.years, self.metrics, *res.agg))
         if series:
             _write_arrow(pa.concat_tables(series), f"{stem}.series.parquet")
         if aggs:
             _write_arrow(pa.concat_tables(aggs), f"{stem}.aggregates.parquet")
         # last: marks the keys done. Typed by the worlds' schemas; points of different worlds are unified.
-        results.write(pa.concat_tables(rows, promote_options="permissive"), Path(f"{stem}.results.parquet"))
+        write_results(pa.concat_tables(rows, promote_options="permissive"), Path(f"{stem}.results.parquet"))
         self.seq += 1
         self.buffer, self.rows_buffered = [], 0
 
@@ -380,31 +374,6 @@ def _write_arrow(table, path) -> None:
     from .io import write_atomic
 
     write_atomic(path, lambda fh: pq.write_table(table, fh))
-
-
-def series_table(point, replicates, steps, years, arr, metrics):
-    """Trajectories of a block of replicates: point replicate step year <metrics...> (replicate-major)."""
-    import pyarrow as pa
-
-    R, T1, M = arr.shape
-    data = {"point": np.full(R * T1, point, dtype=np.int64),
-            "replicate": np.repeat(np.asarray(replicates, dtype=np.int64), T1),
-            "step": np.tile(np.asarray(steps, dtype=np.int64), R), "year": np.tile(np.asarray(years, float), R)}
-    for j, m in enumerate(metrics):
-        data[m] = np.ascontiguousarray(arr[:, :, j]).ravel()
-    return pa.table(data)
-
-
-def agg_table(point, steps, years, metrics, mean, q, n):
-    """Long aggregates rows of one point: point step year metric mean q10 q50 q90 n (step-major)."""
-    import pyarrow as pa
-
-    T1, M = mean.shape
-    return pa.table({
-        "point": np.full(T1 * M, point, dtype=np.int64), "step": np.repeat(np.asarray(steps, dtype=np.int64), M),
-        "year": np.repeat(np.asarray(years, float), M), "metric": pa.array(list(metrics) * T1, pa.string()),
-        "mean": mean.ravel(), "q10": q[0].ravel(), "q50": q[1].ravel(), "q90": q[2].ravel(),
-        "n": np.full(T1 * M, n, dtype=np.int64)})
 
 
 def chunk_files(directory: Path) -> list[tuple[Path, Path | None, Path | None]]:
@@ -423,8 +392,6 @@ def chunk_files(directory: Path) -> list[tuple[Path, Path | None, Path | None]]:
 
 def done_keys(directory: Path) -> set[tuple[int, int]]:
     """(point, replicate) keys with a committed ``ok`` row in ``directory/chunks`` (failed keys are retried)."""
-    import pyarrow.parquet as pq
-
     keys: set[tuple[int, int]] = set()
     for res, _, _ in chunk_files(Path(directory) / CHUNKS):
         t = _read_chunk(res, columns=["point", "replicate", "status"])
@@ -450,7 +417,7 @@ def _aggregates_from_series(series, metrics):
         T1 = len(g) // R
         arr = g[list(metrics)].to_numpy(dtype=np.float64).reshape(R, T1, len(metrics))
         mean, q = quantile_aggregates(arr)
-        frames.append(agg_table(int(pts[idx[0]]), g["step"].to_numpy()[:T1], g["year"].to_numpy()[:T1],
+        frames.append(aggregates_table(int(pts[idx[0]]), g["step"].to_numpy()[:T1], g["year"].to_numpy()[:T1],
                                 metrics, mean, q, R))
     return frames
 
@@ -506,7 +473,7 @@ def _with_factors(table, design, factor_cols: list[str]):
         return table
     des = pa.Table.from_pandas(design, preserve_index=False)
     idx = pc.index_in(table.column("point"), value_set=des.column("point"))
-    at = len(results.KEYS)
+    at = len(RESULT_KEYS)
     for j, c in enumerate(factor_cols):
         table = table.add_column(at + j, des.schema.field(c), des.column(c).take(idx))
     return table
@@ -537,7 +504,7 @@ def merge(dirs, check_complete: bool = False) -> dict:
     chunks = [c for d in found for c in chunk_files(d / CHUNKS)]
     for res, _, _ in chunks:  # a damaged chunk is named (BatchError), never a traceback
         _read_chunk(res, columns=["point"])
-    table = _with_factors(results.dedupe(results.read([r for r, _, _ in chunks])), design, factor_cols)
+    table = _with_factors(dedupe_results(read_results([r for r, _, _ in chunks])), design, factor_cols)
     expected = len(design) * meta["replicates"]
     if check_complete and len(table) != expected:
         raise BatchError(f"merged {len(table)} of {expected} (point, replicate) rows; "
@@ -581,7 +548,7 @@ def write_tables(tables: dict, out_dir: Path) -> None:
 
     out_dir = Path(out_dir)
     write_parquet_atomic(tables["design"], out_dir / "design.parquet")
-    results.write(tables["results"], out_dir / "results.parquet")
+    write_results(tables["results"], out_dir / "results.parquet")
     write_parquet_atomic(tables["aggregates"], out_dir / "aggregates.parquet")
 
 

@@ -24,11 +24,10 @@ import pyarrow as pa
 from .. import __version__
 from ..core.metrics import PHASES
 from ..core.world import World
-from . import results
+from .tables import result_rows, results_schema, results_table, run_tables, write_results
 from .io import write_json_atomic, write_parquet_atomic
 from .simulate import Trajectory, simulate, summarize
 from .spec import RunSpec
-from .tables import run_tables
 
 
 @dataclass
@@ -48,7 +47,7 @@ def execute(spec: RunSpec, progress: Callable[[int], None] | None = None) -> Run
                   checkpoint_every=spec.checkpoint_every, progress=progress)
     tables = run_tables(tr)
     records = summarize(tr)
-    table = results.table(results.rows_of(records, w, 0, spec.seed), results.schema(w))
+    table = results_table(result_rows(records, w, 0, spec.seed), results_schema(w))
     summary = {
         "sim_version": __version__, "config_hash": spec.config_hash, "seed": spec.seed,
         "seeds": [{"replicate": k, "spawn_key": [k]} for k in tr.replicates],
@@ -65,7 +64,7 @@ def write(run: RunOutput, out: Path, figures: Callable[[RunOutput, Path], object
     out = Path(out)
     for name, df in run.tables.items():
         write_parquet_atomic(df, out / f"{name}.parquet")
-    results.write(run.results, out / "results.parquet")
+    write_results(run.results, out / "results.parquet")
     if figures is not None:
         figures(run, out)
     write_json_atomic(run.summary, out / "summary.json")  # last: its presence marks a complete run

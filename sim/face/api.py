@@ -127,7 +127,8 @@ def run(scenario: str = "baseline", world: str = "turkic", params: Mapping | Non
     ``config`` holds any other top-level key of ``conf/config.yaml`` (``replicates=20``,
     ``seed=0``, ``steps=None``, ``checkpoint_every=5``, ``figures=True`` (only drawn with ``out``)).
     """
-    from ..engine import results, runs
+    from ..engine import runs
+    from ..engine.tables import results_frame
     from .cli import check_output_dir, run_figures
     from .config import validate
 
@@ -142,7 +143,7 @@ def run(scenario: str = "baseline", world: str = "turkic", params: Mapping | Non
         if target is not None:
             runs.write(done, target, figures=run_figures(spec) if spec.figures else None)
     t = done.tables
-    return RunResult(summary=results.to_pandas(done.results), timeseries=t["timeseries"], agents=t["agents"],
+    return RunResult(summary=results_frame(done.results), timeseries=t["timeseries"], agents=t["agents"],
                      events=t["events"], pairs=t["pairs"], record=done.summary, dir=target)
 
 
@@ -155,7 +156,7 @@ def run_experiment(name: str, out: str | Path, *, scenario: str | None = None, w
     ... of ``experiment.*``) or top-level keys (``seed``, ``steps``). Returns the merged tables; failed
     runs are rows with ``status == "failed"``; rerunning the same call resumes.
     """
-    from ..engine import results
+    from ..engine.tables import results_frame
     from ..engine.batch import merge, run_experiment as run_batch
     from .cli import check_experiment_dir, check_output_dir
     from .config import validate
@@ -179,6 +180,6 @@ def run_experiment(name: str, out: str | Path, *, scenario: str | None = None, w
         check_experiment_dir(cfg, target)
         spec = validate(cfg, f"{world}.yaml" if world else "world", command=command)
         record = run_batch(spec, check_output_dir(target, key="out", experiment=True))
-        tables = merge([record["dir"]])
-    return ExperimentResult(results=results.to_pandas(tables["results"]), aggregates=tables["aggregates"],
-                            design=tables["design"], record=record, dir=Path(record["dir"]))
+        merged = merge([record["dir"]])
+    return ExperimentResult(results=results_frame(merged["results"]), aggregates=merged["aggregates"],
+                            design=merged["design"], record=record, dir=Path(record["dir"]))

@@ -34,9 +34,9 @@ from ..engine.design import validate as validate_design
 from ..engine.spec import ExperimentSpec, RunSpec
 from ..engine.spec import config_hash as spec_hash
 from ..core.params import ParamError, Params, check_ranges
-from ..core.scenario import Scenario, Schedule, ScenarioError, compile_schedule
+from ..core.scenario import Scenario, ScenarioError, compile_schedule
 from ..engine import resources
-from ..core.world import CONF_DIR, World, WorldError, generator_spec, synthetic_world, world_from_dict
+from ..core.world import CONF_DIR, World, WorldError, generator_spec, synthetic_world, world_from_dict  # noqa: F401
 
 HYDRA_VERSION_BASE = "1.3"
 

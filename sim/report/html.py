@@ -113,7 +113,7 @@ def headline_html(df: pd.DataFrame, reference, max_rows: int = 60) -> tuple[str,
         unit = spec.loc[k, "unit"]
         head.append(f"<th>{esc(spec.loc[k, 'name'])}<br><span class=\"ci\">{esc(unit)}</span></th>")
     if reference is not None:
-        head.append(f'<th class="l">differs from the reference (95%)</th>')
+        head.append('<th class="l">differs from the reference (95%)</th>')
     rows = []
     groups = list(dict.fromkeys(df["group"]))
     for g in groups[:max_rows]:

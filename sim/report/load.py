@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from ..core.metrics import PHASES
-from ..engine import results
+from ..engine.tables import dedupe_results, read_results
 from ..engine.batch import CHUNKS, chunk_files
 
 #: The leading columns of the tidy table, in order.
@@ -637,7 +637,7 @@ def _experiment_part(root: Path, source: str, name: str) -> tuple[Job, pa.Table 
                 continue
             parts.append(c)
         if parts:  # the engine's reader and dedupe rule, as its merge uses them
-            table = results.dedupe(results.read(parts))
+            table = dedupe_results(read_results(parts))
             problems.append(_problem(source, name, "results.parquet",
                                      f"missing: read {len(parts)} chunk(s) from chunks/ instead "
                                      "(sweep running or killed)", f, unreadable=False))
@@ -695,7 +695,7 @@ def _load_experiment(roots: list[tuple[Path, str]], source: str) -> _Part:
     if tables:
         table = pa.concat_tables(tables, promote_options="permissive")
         if {"point", "replicate", "status"} <= set(table.column_names):
-            table = results.dedupe(table)
+            table = dedupe_results(table)
     else:
         table = pa.table({"point": pa.array([], pa.int64()), "replicate": pa.array([], pa.int64()),
                           "status": pa.array([], pa.string()), "job": pa.array([], pa.string())})
