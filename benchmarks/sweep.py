@@ -326,7 +326,7 @@ def scaling(sizes, steps: int, repeats: int) -> list[dict]:
         world = synthetic_world(n, seed=0)
 
         def run(k=steps):
-            simulate(world, scenario, Params(), seed=0, replicates=1, steps=k, agents=False, pairs=False, events=True)
+            simulate(world, scenario, Params(), seed=0, replicates=1, steps=k, agents=False, pairs=False, log_events=True)
 
         t = median(timed(run, repeats))
         tracemalloc.start()

@@ -239,14 +239,14 @@ def test_posterior_predictive_runs_on_the_kernel(tmp_path, monkeypatch):
     """params.calibration.source=posterior: each replicate its own posterior draw, the same as the reference's."""
     import pandas as pd
 
-    import sim.studies.calibrate as cal
-    from sim.studies.calibrate import load_posterior
+    import sim.engine.simulate as engine_simulate
+    from sim.engine.simulate import load_posterior
     from sim.engine.simulate import posterior_params
 
     path = tmp_path / "posterior.parquet"  # a hand-made posterior (as in tests/test_calibrate.py)
     pd.DataFrame({"pressure.intensity": [0.1, 0.5, 0.9], "choice.balance": [2.0, 6.0, 9.0],
                   "weight": [0.2, 0.3, 0.5]}).to_parquet(path)
-    monkeypatch.setattr(cal, "POSTERIOR", path)
+    monkeypatch.setattr(engine_simulate, "POSTERIOR", path)
     p = Params()
     p.calibration.source = "posterior"
     sc = load_scenario("baseline")
@@ -297,7 +297,7 @@ def test_one_compiled_version_serves_every_run():
     from sim import RegionalAlignmentModel
 
     simulate(TURKIC, load_scenario("baseline"), Params(), 0, 1, steps=3)
-    simulate(TURKIC, load_scenario("baseline"), Params(), 0, 20, steps=3, agents=False, pairs=False, events=False)
+    simulate(TURKIC, load_scenario("baseline"), Params(), 0, 20, steps=3, agents=False, pairs=False, log_events=False)
     simulate(synthetic_world(5, seed=1), quiet_scenario(3), Params(), 0, 2)
     m = RegionalAlignmentModel(rng=1)
     m.step()

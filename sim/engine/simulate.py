@@ -67,8 +67,7 @@ AGENT_FIELDS = ("trust_in_others", "threat_gp", "threat_neighbours", "transnatio
 
 def simulate(world: World, scenario: Scenario, params: Params, seed: int, replicates: int = 1,
              first: int = 0, steps: int | None = None, agents: bool = True, pairs: bool = True,
-             log_events: bool = True, checkpoint_every: int = 5, progress=None, *,
-             events: bool | None = None) -> Trajectory:
+             log_events: bool = True, checkpoint_every: int = 5, progress=None) -> Trajectory:
     """Run replicates ``first .. first+replicates-1`` of ``seed`` for ``steps`` steps (default: the scenario's span).
 
     ``checkpoint_every`` is in years; the pairs table holds the start, every
@@ -78,10 +77,7 @@ def simulate(world: World, scenario: Scenario, params: Params, seed: int, replic
     posterior (:func:`posterior_params`): a posterior-predictive run.
     ``log_events`` keeps the event log (``Trajectory.events``, the events table;
     the scheduled events themselves are switched by ``params.mechanisms.events``).
-    ``events=`` is the former name of ``log_events`` (accepted until its callers move).
     """
-    if events is not None:
-        log_events = events
     if params.calibration.source == "posterior":
         return _posterior_predictive(world, scenario, params, seed, replicates, first, steps=steps, agents=agents,
                                      pairs=pairs, log_events=log_events, checkpoint_every=checkpoint_every,
