@@ -79,17 +79,15 @@ def experiment_override(name: str) -> str:
 def bench_setup():
     """The bench_1000 experiment: Base (world, scenario, params), its factors and points table."""
     from sim.engine.batch import Base
+    from sim.engine.design import expand
     from sim.face.config import validate
-    from sim.engine.design import as_design, expand
-    from sim.engine.design import validate as validate_design
 
     cfg = compose([experiment_override(EXPERIMENT)])
-    v = validate(cfg)
-    design = as_design(cfg.experiment.design)
-    factors = validate_design(design, gp_codes=v.world.gp_codes, params=v.params)
-    table = expand(design, factors)
-    base = Base(world=v.world, scenario=v.scenario, params=v.params, steps=cfg.steps, seed=cfg.seed,
-                replicates=cfg.experiment.replicates, factors=factors, metrics=tuple(cfg.experiment.metrics))
+    v = validate(cfg)  # the spec the face hands the engine
+    factors = v.experiment.factors
+    table = expand(v.experiment.config.design, factors)
+    base = Base(world=v.world, scenario=v.scenario, params=v.params, steps=v.steps, seed=v.seed,
+                replicates=v.experiment.config.replicates, factors=factors, metrics=v.experiment.metrics)
     return cfg, base, factors, table
 
 

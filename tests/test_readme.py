@@ -12,7 +12,8 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
 
 
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
-def test_readme_python_block_runs(code):
+def test_readme_python_block_runs(code, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples that write (out="runs/...") write here
     exec(compile(code, "README.md", "exec"), {})
 
 
@@ -29,5 +30,5 @@ def test_readme_seed_claims():
     assert np.array_equal(a, b)
     m = sim.RegionalAlignmentModel(rng=3, replicate=4)
     m.step()
-    tr = sim.engine.simulate(m.world, m.regional_scenario, m.params, seed=3, replicates=5, steps=1)
+    tr = sim.simulate(m.world, m.regional_scenario, m.params, seed=3, replicates=5, steps=1)
     assert np.array_equal(m.state.trust[0], tr.final.trust[4])

@@ -119,9 +119,9 @@ class TaskResult:
     point: int
     first: int
     count: int
-    rows: list[dict]  # one results row per replicate (sim.engine.results: keys, then the outcome columns)
+    rows: list[dict]  # one results row per replicate (sim.engine.tables: keys, then the outcome columns)
     schema: Any = None  # the results schema of the point's world (None when its world could not be built)
-    replicates: list[int] = field(default_factory=list)  # replicates with trajectories (status ok)
+    replicate_ids: list[int] = field(default_factory=list)  # replicates with trajectories (status ok)
     series: np.ndarray | None = None  # (n_ok, T+1, M) trajectories of the metrics (partial point)
     agg: tuple | None = None  # (mean (T+1,M), quantiles (3,T+1,M), n) when the task is a whole point
     steps: np.ndarray | None = None  # (T+1,)
@@ -217,7 +217,7 @@ def run_task(base: Base, task: Task, inputs=None) -> TaskResult:
         out.rows.extend(rows)
         if s is not None:
             series.append(s)
-            out.replicates.extend(r["replicate"] for r in rows)
+            out.replicate_ids.extend(r["replicate"] for r in rows)
             out.steps, out.years = steps, years
     if series:
         arr = np.concatenate(series, axis=0)
@@ -355,7 +355,7 @@ class ChunkWriter:
         for res in self.buffer:
             rows.append(results_table(res.rows, res.schema or results_schema(None)))
             if res.series is not None:
-                series.append(series_table(res.point, res.replicates, res.steps, res.years, res.series, self.metrics))
+                series.append(series_table(res.point, res.replicate_ids, res.steps, res.years, res.series, self.metrics))
             if res.agg is not None:
                 aggs.append(aggregates_table(res.point, res.steps, res.years, self.metrics, *res.agg))
         if series:

@@ -4,7 +4,7 @@ The engine's side of ``python -m sim`` (without an experiment) and of
 ``sim.run(...)``: :func:`execute` runs a validated :class:`~sim.engine.spec.RunSpec`
 in memory; :func:`write` writes the run directory of docs/DATA.md ("Single
 run directory"): the tables, ``results.parquet`` (one row per replicate,
-:mod:`sim.engine.results`, as every job of a multirun and every experiment
+:mod:`sim.engine.tables`, as every job of a multirun and every experiment
 writes it), the figures (drawn by the caller's ``figures`` function, so the
 engine does not import the report) and ``summary.json`` last.
 """
@@ -36,7 +36,7 @@ class RunOutput:
 
     trajectory: Trajectory
     tables: dict[str, pd.DataFrame]  # timeseries, agents, events, pairs (docs/DATA.md)
-    results: pa.Table  # one row per replicate (sim.engine.results)
+    results: pa.Table  # one row per replicate (sim.engine.tables)
     summary: dict  # summary.json's content
 
 
@@ -50,7 +50,7 @@ def execute(spec: RunSpec, progress: Callable[[int], None] | None = None) -> Run
     table = results_table(result_rows(records, w, 0, spec.seed), results_schema(w))
     summary = {
         "sim_version": __version__, "config_hash": spec.config_hash, "seed": spec.seed,
-        "seeds": [{"replicate": k, "spawn_key": [k]} for k in tr.replicates],
+        "seeds": [{"replicate": k, "spawn_key": [k]} for k in tr.replicate_ids],
         "world": w.name, "scenario": spec.scenario.name, "years": [tr.years[0], tr.years[-1]],
         "command": spec.command, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "replicates": records,

@@ -32,7 +32,7 @@ class Trajectory:
 
     ctx: Context
     seed: int
-    replicates: list[int]  # replicate indices k (their seeds are SeedSequence(seed, spawn_key=(k,)))
+    replicate_ids: list[int]  # replicate indices k (their seeds are SeedSequence(seed, spawn_key=(k,)))
     years: np.ndarray  # (T+1,)
     timeseries: dict[str, np.ndarray]  # metric -> (T+1, R)
     agents: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (T+1, R, N[, X])
@@ -98,7 +98,7 @@ def simulate(world: World, scenario: Scenario, params: Params, seed: int, replic
     agent_series = dict(zip(AGENT_FIELDS, (rec.trust_mean, rec.threat_gp, rec.threat_neighbours, rec.transnational,
                                            rec.dependence, rec.posture, rec.membership))) if agents else {}
     return Trajectory(
-        ctx=ctx, seed=seed, replicates=list(range(first, first + replicates)), years=years,
+        ctx=ctx, seed=seed, replicate_ids=list(range(first, first + replicates)), years=years,
         timeseries={name: rec.metrics[m] for m, name in enumerate(kernel.pack(ctx).metrics)},
         agents=agent_series,
         pairs={f: rec.pairs[q] for q, f in enumerate(PAIR_FIELDS)} if pairs else {},
@@ -110,7 +110,7 @@ def summarize(tr: Trajectory) -> list[dict]:
     ts, w = tr.timeseries, tr.ctx.world
     phase = ts["phase"].astype(int)
     firsts = first_years(phase, tr.years)
-    R = len(tr.replicates)
+    R = len(tr.replicate_ids)
     joins, exits = [0] * R, [0] * R  # counted from the event log, in one pass
     for e in tr.events:
         if e.type == "join":
@@ -124,7 +124,7 @@ def summarize(tr: Trajectory) -> list[dict]:
                                               "depth", "members", "breadth", "blocs", "region_trust")}
     membership, founded = tr.final.membership.tolist(), tr.final.founded.tolist()
     out = []
-    for r, k in enumerate(tr.replicates):
+    for r, k in enumerate(tr.replicate_ids):
         levels = membership[r]
         final_members = {inst: {code: LEVELS[levels[i][j]] for i, code in enumerate(w.codes) if levels[i][j] > 0}
                          for j, inst in enumerate(w.institutions)}
@@ -143,27 +143,6 @@ def summarize(tr: Trajectory) -> list[dict]:
             "final": {m: v[r] for m, v in finals.items()},
         })
     return out
-
-
-def flat_summary(record: dict) -> dict:
-    """One replicate's summary as flat columns (the row format of every results table).
-
-    Columns: replicate, seed, phase_reached, phase_final, first_year_<phase>,
-    incidents, member_incidents, joins, exits, final_<metric>, level_<inst>_<code>
-    (level name at the end) and founded_<inst>.
-    """
-    row = {k: record[k] for k in ("replicate", "seed", "phase_reached", "phase_final",
-                                  "incidents", "member_incidents", "joins", "exits")}
-    for phase, year in record["first_year"].items():
-        row[f"first_year_{phase}"] = float("nan") if year is None else year
-    for k, v in record["final"].items():
-        row[f"final_{k}"] = v
-    for inst, levels in record["memberships"].items():
-        for code, level in levels.items():
-            row[f"level_{inst}_{code}"] = level
-    for inst, on in record["founded"].items():
-        row[f"founded_{inst}"] = on
-    return row
 
 
 def outcomes(tr: Trajectory, window: int = 10) -> dict[str, np.ndarray]:
@@ -250,7 +229,7 @@ def _posterior_predictive(world, scenario, params, seed, replicates, first, prog
     events = [e._replace(replicate=r) for r, tr in enumerate(parts) for e in tr.events]
     final = State(one.final.step, *(np.concatenate([getattr(tr.final, f) for tr in parts]) for f in STATE_ARRAYS))
     return Trajectory(
-        ctx=Context(world, params, one.ctx.schedule), seed=seed, replicates=list(range(first, first + replicates)),
+        ctx=Context(world, params, one.ctx.schedule), seed=seed, replicate_ids=list(range(first, first + replicates)),
         years=one.years, timeseries={k: np.concatenate([tr.timeseries[k] for tr in parts], axis=1) for k in one.timeseries},
         agents={k: np.concatenate([tr.agents[k] for tr in parts], axis=1) for k in one.agents},
         pairs={k: np.concatenate([tr.pairs[k] for tr in parts], axis=1) for k in one.pairs},

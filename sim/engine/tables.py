@@ -47,9 +47,9 @@ EVENT_COLUMNS = dict(zip(EVENT_FIELDS, ("int64", "int64", "float64", "object", "
 
 def _index(tr: Trajectory, inner: int = 1) -> dict[str, np.ndarray]:
     """replicate, step, year columns for rows ordered (replicate, step, inner)."""
-    R, T1 = len(tr.replicates), len(tr.years)
+    R, T1 = len(tr.replicate_ids), len(tr.years)
     steps = np.arange(T1)
-    return {"replicate": np.repeat(np.asarray(tr.replicates, dtype=np.int64), T1 * inner),
+    return {"replicate": np.repeat(np.asarray(tr.replicate_ids, dtype=np.int64), T1 * inner),
             "step": np.tile(np.repeat(steps, inner), R).astype(np.int64),
             "year": np.tile(np.repeat(tr.years, inner), R).astype(np.float64)}
 
@@ -78,7 +78,7 @@ def agents_table(tr: Trajectory):
     w = tr.ctx.world
     n = len(w.codes)
     cols = _index(tr, inner=n)
-    R, T1 = len(tr.replicates), len(tr.years)
+    R, T1 = len(tr.replicate_ids), len(tr.years)
     cols["state"] = np.tile(np.asarray(w.codes, dtype=object), R * T1)
     labels = {"threat_gp": ("threat", w.gp_codes), "dependence": ("dependence", w.gp_codes),
               "posture": ("posture", w.gp_codes), "membership": ("level", w.institutions)}
@@ -99,7 +99,7 @@ def events_table(tr: Trajectory):
     import pandas as pd
 
     # the log holds batch positions; the table holds replicate indices k (they differ when first > 0)
-    rows = [(tr.replicates[e.replicate] if e.replicate >= 0 else -1, int(e.step), float(e.year), str(e.type),
+    rows = [(tr.replicate_ids[e.replicate] if e.replicate >= 0 else -1, int(e.step), float(e.year), str(e.type),
              str(e.a), str(e.b), float(e.value)) for e in tr.events]
     df = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
     return df.astype(EVENT_COLUMNS)
@@ -111,10 +111,10 @@ def pairs_table(tr: Trajectory):
 
     w = tr.ctx.world
     iu, ju = np.triu_indices(len(w.codes), 1)
-    R, C, P = len(tr.replicates), len(tr.checkpoints), len(iu)
+    R, C, P = len(tr.replicate_ids), len(tr.checkpoints), len(iu)
     codes = np.asarray(w.codes, dtype=object)
     steps = np.asarray(tr.checkpoints, dtype=np.int64)
-    cols = {"replicate": np.repeat(np.asarray(tr.replicates, dtype=np.int64), C * P),
+    cols = {"replicate": np.repeat(np.asarray(tr.replicate_ids, dtype=np.int64), C * P),
             "step": np.tile(np.repeat(steps, P), R),
             "year": np.tile(np.repeat(tr.years[steps], P), R).astype(np.float64),
             "a": np.tile(codes[iu], R * C), "b": np.tile(codes[ju], R * C)}

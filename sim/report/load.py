@@ -20,7 +20,7 @@ The tidy table's columns, in order: ``source`` (which input directory),
 ``incomplete``), ``error``, ``scenario``, ``label`` (the point's varied values,
 used as the group in figures), ``start_year``, the varied parameters (multirun:
 from each job's ``.hydra/overrides.yaml``; experiment: the factor columns),
-then the outcome columns of :mod:`sim.engine.results` (read from each
+then the outcome columns of :mod:`sim.engine.tables` (read from each
 directory's ``results.parquet``, which runs, multirun jobs and experiments all
 write through that module; a sweep still running is read from its chunks with
 the engine's own reader and dedupe rule). A job that failed or never finished
@@ -542,7 +542,7 @@ def _read_filtered(path: Path, columns, metrics: list[str], points: list[int] | 
 # --------------------------------------------------------------------------- building the table
 
 def _results_rows(job: Job) -> list[dict] | str:
-    """The rows of a finished run's ``results.parquet`` (sim.engine.results), or why they cannot be read."""
+    """The rows of a finished run's ``results.parquet`` (sim.engine.tables), or why they cannot be read."""
     f = job.path / "results.parquet"
     if not f.exists():
         return "no results.parquet (written by a sim older than this reader; rerun the job)"

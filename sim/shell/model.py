@@ -135,7 +135,7 @@ class RegionalAlignmentModel(mesa.Model):
         """What has been run so far, as the core's Trajectory (for :func:`sim.engine.simulate.summarize`)."""
         keys = self._history[0].keys()
         steps = len(self._history)
-        return Trajectory(ctx=self.context, seed=self.seed, replicates=[self.replicate],
+        return Trajectory(ctx=self.context, seed=self.seed, replicate_ids=[self.replicate],
                           years=np.array([self.context.schedule.year(t) for t in range(steps)]),
                           timeseries={k: np.stack([h[k] for h in self._history]) for k in keys},
                           events=[EventRecord(*e) for e in self.events], final=self.state)
