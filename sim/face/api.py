@@ -91,22 +91,14 @@ def compose(groups: dict[str, str | None], values: dict[str, Any]):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import OmegaConf, open_dict
+    from omegaconf import OmegaConf
 
     overrides = [f"{g}={name}" for g, name in groups.items() if name is not None]
     if GlobalHydra.instance().is_initialized():  # e.g. inside a Hydra app: compose in our own context
         GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=HYDRA_VERSION_BASE):
-        cfg = hydra_compose("config", overrides=overrides)
-    with open_dict(cfg):
-        cfg.pop("hydra", None)
-    for key, value in values.items():
-        if OmegaConf.select(cfg, key, default="<missing>") == "<missing>":
-            from omegaconf.errors import ConfigKeyError
-
-            exc = ConfigKeyError(f"Key '{key.rsplit('.', 1)[-1]}' is not in struct")
-            exc.full_key = key
-            raise exc
+        cfg = hydra_compose("config", overrides=overrides)  # without the hydra node
+    for key, value in values.items():  # the typed config refuses unknown keys and wrong types (full_key named)
         OmegaConf.update(cfg, key, value, merge=False)
     return cfg
 
