@@ -512,6 +512,10 @@ def one_line_hydra_errors():
     ``.hydra/`` and the launchers: an exception is worded by :func:`error_line`
     (composition errors by :func:`hydra_message`, status 2) and ends the
     process; with ``HYDRA_FULL_ERROR=1`` everything goes to Hydra's own report.
+    Hydra offers no public hook for its error report, so this is the one use of
+    its private API, kept here, with ``hydra-core`` pinned to 1.3.x in pyproject.toml;
+    the command-line tests of one-line errors (tests/test_cli.py, tests/test_bad_input.py)
+    fail if that function moves.
     """
     import hydra._internal.utils as hydra_utils
 
