@@ -512,12 +512,19 @@ def build_world(data: Mapping, source: str = "config") -> World:
     n_features, n_great_powers, dispute_share}`` for :func:`synthetic_world`
     (DESIGN.md §3: a generator of N states for any N).
     """
+    world, gen = world_or_generator(data, source)
+    return world if world is not None else synthetic_world(**gen)
+
+
+def world_or_generator(data: Mapping, source: str = "config") -> tuple[World | None, dict | None]:
+    """(the World, None) for world data; (None, the checked generator spec) for a generator spec.
+
+    The validator uses the spec before generating, to check that the world fits in memory.
+    """
     if not isinstance(data, Mapping) or not data:
         raise WorldError(f"world {source}: empty or not a mapping; choose a world (e.g. world=turkic)")
     gen = generator_spec(dict(data))
-    if gen is None:
-        return world_from_dict(data, source=source)
-    return synthetic_world(**gen)
+    return (world_from_dict(data, source=source), None) if gen is None else (None, gen)
 
 
 def generator_spec(data: dict) -> dict | None:

@@ -66,7 +66,7 @@ from ..core.params import Params, with_overrides
 from ..core.scenario import GreatPowerStrategy, Scenario
 from ..core.world import World
 from .tables import (RESULT_KEYS, aggregates_table, dedupe_results, quantile_aggregates,
-                     read_results, result_rows, results_schema, results_table, series_table, write_results)
+                     read_parts, result_rows, results_schema, results_table, series_table, write_results)
 from .design import Factor, describe, point_values, points
 from .resources import cpu_count
 from .simulate import simulate, summarize
@@ -324,10 +324,10 @@ class ChunkWriter:
     when FLUSH_SECONDS have passed since the last one, and at the end.
     """
 
-    def __init__(self, directory: Path, metrics: tuple[str, ...], seed: int, chunk_rows: int = 0):
+    def __init__(self, directory: Path, metrics: tuple[str, ...], chunk_rows: int = 0):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.metrics, self.seed, self.chunk_rows = metrics, seed, chunk_rows
+        self.metrics, self.chunk_rows = metrics, chunk_rows
         now = time.time_ns()  # chunk names sort by when their session started; unique per session
         self.session = (f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now // 10**9))}.{now % 10**9:09d}"
                         f"-{os.getpid()}-{os.urandom(3).hex()}")
@@ -434,13 +434,9 @@ def _read_chunk(path, columns=None):
 
 
 def _read_tables(files):
-    """One pandas DataFrame from Parquet files whose schemas may differ (missing columns null); None if none."""
-    import pyarrow as pa
-
-    tables = [_read_chunk(f) for f in files]
-    if not tables:
-        return None
-    return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+    """One pandas DataFrame from chunk files whose schemas may differ (missing columns null); None if none."""
+    t = read_parts(files, _read_chunk)
+    return None if t is None else t.to_pandas()
 
 
 def _read_experiment(d: Path) -> dict:
@@ -502,9 +498,9 @@ def merge(dirs, check_complete: bool = False) -> dict:
     factor_cols = [c for c in design.columns if c != "point"]
     metrics = tuple(meta.get("metrics", ()))
     chunks = [c for d in found for c in chunk_files(d / CHUNKS)]
-    for res, _, _ in chunks:  # a damaged chunk is named (BatchError), never a traceback
-        _read_chunk(res, columns=["point"])
-    table = _with_factors(dedupe_results(read_results([r for r, _, _ in chunks])), design, factor_cols)
+    raw = read_parts([r for r, _, _ in chunks], _read_chunk)  # a damaged chunk is named (BatchError)
+    raw = results_schema(None).empty_table() if raw is None else raw
+    table = _with_factors(dedupe_results(raw), design, factor_cols)
     expected = len(design) * meta["replicates"]
     if check_complete and len(table) != expected:
         raise BatchError(f"merged {len(table)} of {expected} (point, replicate) rows; "
@@ -871,7 +867,7 @@ def run_experiment(spec: RunSpec, run_dir) -> dict:
         if any(f.path == "steps" for f in factors):  # longest first: a shorter tail
             tasks.sort(key=lambda t: -t.count * dict(t.values)["steps"])
         todo = sum(t.count for t in tasks)
-        writer = ChunkWriter(out / CHUNKS, metrics, spec.seed, int(exp.chunk_rows))
+        writer = ChunkWriter(out / CHUNKS, metrics, int(exp.chunk_rows))
         bar = _progress(todo, exp.name, spec.progress)
         t_run = time.perf_counter()
         try:

@@ -13,7 +13,7 @@
   final_<metric> level_<INST>_<CODE> founded_<INST>``: its Arrow schema
   (:func:`results_schema`), its row builder (:func:`result_row`), the one dedupe
   rule for keys written more than once (:func:`dedupe_results`), its reader
-  (``pyarrow.dataset``) and writer. Every ``level_<INST>_<CODE>`` column of the
+  (:func:`read_parts`, shared with the aggregates) and writer. Every ``level_<INST>_<CODE>`` column of the
   world is present (``none`` where the state does not take part). A single run,
   every job of a multirun (``sim.engine.runs``), the batch engine's typed chunks
   and their merge (``sim.engine.batch``) and the report (``sim.report.load``)
@@ -27,7 +27,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -215,22 +215,20 @@ def dedupe_results(t: pa.Table) -> pa.Table:
     return t.take(pa.array(idx[first]))
 
 
-def read_results(paths: Sequence[Path], schema_: pa.Schema | None = None) -> pa.Table:
-    """The rows of several results files (e.g. a sweep's chunks), in the order given, as one table.
+def read_parts(paths: Sequence[Path], read: Callable[[Path], pa.Table | None] | None = None) -> pa.Table | None:
+    """The tables of several Parquet files (a sweep's chunks), in the order given, as one; None if none is read.
 
-    Read with ``pyarrow.dataset``; files whose columns differ (another world)
-    are unified, missing columns null. Not deduplicated: see :func:`dedupe_results`.
+    Each file is read once, by ``read`` (default ``pyarrow.parquet.read_table``; a
+    ``read`` that returns None skips the file). Columns that differ between files
+    (points of other worlds) are unified, missing values null. Results are not
+    deduplicated here: see :func:`dedupe_results`.
     """
-    import pyarrow.dataset as ds
+    if read is None:
+        import pyarrow.parquet as pq
 
-    paths = [str(p) for p in paths]
-    if not paths:
-        return (schema_ or results_schema(None)).empty_table()
-    if schema_ is None:
-        schemas = [ds.dataset(p, format="parquet").schema for p in paths]
-        schema_ = pa.unify_schemas(schemas, promote_options="permissive")
-    parts = [ds.dataset(p, format="parquet", schema=schema_).to_table() for p in paths]  # keeps the file order
-    return pa.concat_tables(parts)
+        read = pq.read_table
+    parts = [t for t in map(read, paths) if t is not None]
+    return pa.concat_tables(parts, promote_options="permissive") if parts else None
 
 
 def write_results(t: pa.Table, path: Path) -> Path:

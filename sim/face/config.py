@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ..engine.batch import RefusedError
@@ -36,7 +36,7 @@ from ..engine.spec import config_hash as spec_hash
 from ..core.params import ParamError, Params, check_ranges
 from ..core.scenario import Scenario, ScenarioError, compile_schedule
 from ..engine import resources
-from ..core.world import CONF_DIR, World, WorldError, generator_spec, synthetic_world, world_from_dict  # noqa: F401
+from ..core.world import CONF_DIR, World, WorldError, synthetic_world, world_or_generator  # noqa: F401
 
 HYDRA_VERSION_BASE = "1.3"
 
@@ -82,13 +82,6 @@ register_configs()
 
 
 # --------------------------------------------------------------------------- world
-
-
-def _world_data(spec, source: str) -> dict:
-    data = OmegaConf.to_container(spec, resolve=True) if isinstance(spec, DictConfig) else spec
-    if not isinstance(data, dict) or not data:
-        raise WorldError(f"world {source}: empty or not a mapping; choose a world (e.g. world=turkic)")
-    return data
 
 
 # --------------------------------------------------------------------------- validation
@@ -153,9 +146,8 @@ def validate(cfg, source: str = "config", command: str = "") -> RunSpec:
     _positive_int(cfg, "checkpoint_every")
     params = check_ranges(_to_object(cfg.params, Params, "params"))
     scenario = _to_object(cfg.scenario, Scenario, "scenario")
-    data = _world_data(cfg.world, source)
-    gen = generator_spec(data)
-    world = world_from_dict(data, source=source) if gen is None else None
+    plain = plain_config(cfg)
+    world, gen = world_or_generator(plain["world"], source)
     exp = _experiment_counts(cfg) if cfg.get("experiment") is not None else None
     check_memory(cfg, scenario, gen, world, exp)
     if world is None:
@@ -169,8 +161,7 @@ def validate(cfg, source: str = "config", command: str = "") -> RunSpec:
     for y in cfg.network_years:
         if not first <= y <= last:
             raise ConfigError(f"network_years: {y:g} is outside the run's years; allowed [{first:g}, {last:g}]")
-    plain = plain_config(cfg)
-    experiment = validate_experiment(cfg, params, world, scenario, plain) if exp is not None else None
+    experiment = validate_experiment(exp, params, world, scenario, plain) if exp is not None else None
     return RunSpec(world=world, scenario=scenario, params=params, schedule=schedule, seed=int(cfg.seed),
                    replicates=int(cfg.replicates), steps=cfg.steps, checkpoint_every=int(cfg.checkpoint_every),
                    network_years=[float(y) for y in cfg.network_years], figures=bool(cfg.figures),
@@ -281,14 +272,14 @@ def _experiment_counts(cfg) -> ExperimentConfig:
     return exp
 
 
-def validate_experiment(cfg, params: Params, world: World, scenario: Scenario, plain: dict) -> ExperimentSpec:
-    """Check an experiment block: its counts, the design (:func:`sim.engine.design.validate`: kind,
-    factor paths, bounds, every value in range) and the metrics to aggregate."""
+def validate_experiment(exp: ExperimentConfig, params: Params, world: World, scenario: Scenario,
+                        plain: dict) -> ExperimentSpec:
+    """Check an experiment block whose counts passed :func:`_experiment_counts`: the design
+    (:func:`sim.engine.design.validate`: kind, factor paths, bounds, every value in range) and the metrics."""
     from ..core.dynamics import Context, init_state
     from ..core.metrics import measure
     from ..engine.batch import experiment_hash
 
-    exp = _experiment_counts(cfg)
     factors = validate_design(exp.design, plain["world"], world.gp_codes, params)
     ctx = Context(world, params, compile_schedule(scenario, world, 1))
     known = measure(init_state(ctx, 1), ctx)

@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from ..core.metrics import PHASES
-from ..engine.tables import dedupe_results, read_results
+from ..engine.tables import dedupe_results, read_parts
 from ..engine.batch import CHUNKS, chunk_files
 
 #: The leading columns of the tidy table, in order.
@@ -629,17 +629,21 @@ def _experiment_part(root: Path, source: str, name: str) -> tuple[Job, pa.Table 
         except Exception as exc:  # noqa: BLE001
             problems.append(_problem(source, name, "results.parquet", f"unreadable: {_one_line(exc)}", f))
     if table is None and (root / CHUNKS).is_dir():
-        parts = []
-        for c, _, _ in chunk_files(root / CHUNKS):
+        read = []
+
+        def readable(c: Path) -> pa.Table | None:
             try:
-                pq.read_metadata(c)
+                t = pq.read_table(c)
             except Exception:  # noqa: BLE001 - a chunk being written or damaged
-                continue
-            parts.append(c)
-        if parts:  # the engine's reader and dedupe rule, as its merge uses them
-            table = dedupe_results(read_results(parts))
+                return None
+            read.append(c)
+            return t
+
+        raw = read_parts([c for c, _, _ in chunk_files(root / CHUNKS)], readable)
+        if raw is not None:  # the engine's reader and dedupe rule, as its merge uses them
+            table = dedupe_results(raw)
             problems.append(_problem(source, name, "results.parquet",
-                                     f"missing: read {len(parts)} chunk(s) from chunks/ instead "
+                                     f"missing: read {len(read)} chunk(s) from chunks/ instead "
                                      "(sweep running or killed)", f, unreadable=False))
     if table is None:
         job.status = "failed"
