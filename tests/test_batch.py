@@ -157,13 +157,15 @@ def test_merge_refuses_different_experiments(serial, tmp_path):
 
 
 def test_workers_import_neither_mesa_nor_hydra():
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+    with batch.worker_pool(2) as pool:  # the engine's own pool: its workers load the kernel when they start
         mods = pool.submit(batch._worker_modules).result()
-    assert "sim" in mods and "numpy" in mods
+    assert "sim" in mods and "numpy" in mods and "numba" in mods
     assert "mesa" not in mods and "hydra" not in mods
+    # spawned workers of `python -m sim` import sim/__main__.py as __mp_main__: that must not pull in the face
+    code = ("import runpy, sys; runpy.run_module('sim.__main__', run_name='__mp_main__'); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'hydra', 'omegaconf', 'numba', 'mesa'}))")
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert out.strip() == "[]"
     out = subprocess.run([PY, "-X", "importtime", "-c", "import sim.engine.batch"], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if "|" in line}
@@ -171,6 +173,41 @@ def test_workers_import_neither_mesa_nor_hydra():
 
 
 # --------------------------------------------------------------------------- resume, faults
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["experiment=test_tiny"], "cores"), (["experiment=test_tiny", "experiment.workers=3"], 3),
+    (["experiment=test_tiny", "experiment.workers=1"], 1), (["experiment=test_tiny", "experiment.workers=0"], "cores"),
+    (["-m", "experiment=test_tiny"], 0), (["experiment=test_tiny", "--cfg", "job"], 0), (["seed=3"], 0),
+    (["experiment=test_tiny", "experiment.workers=x"], 0)])
+def test_the_command_line_prestarts_workers_only_for_an_experiment(args, expected):
+    from sim.engine.resources import cpu_count
+    from sim.face.cli import prestart_workers
+
+    assert prestart_workers(args) == (cpu_count() if expected == "cores" else expected)
+
+
+def test_a_prestarted_pool_is_taken_by_the_sweep_or_stopped():
+    """The pool started before composing serves a sweep of that many workers; otherwise its processes end."""
+    batch.prestart(2)
+    first = batch._PRESTARTED[0]
+    with batch.worker_pool(2) as pool:
+        assert pool is first and not batch._PRESTARTED
+        assert len({pool.submit(batch._ready).result() for _ in range(4)}) <= 2
+    batch.prestart(2)
+    procs = list(batch._PRESTARTED[0].sim_processes.values())
+    with batch.worker_pool(3) as pool:  # another worker count: a new pool, the prestarted one stopped
+        assert pool is not None and pool.sim_workers == 3 and not batch._PRESTARTED
+    for proc in procs:
+        proc.join(10)
+        assert proc.exitcode is not None
+    batch.prestart(2)
+    procs = list(batch._PRESTARTED[0].sim_processes.values())
+    batch.discard_prestarted()  # bad input: nobody takes it
+    for proc in procs:
+        proc.join(10)
+        assert proc.exitcode is not None
+    assert not batch._PRESTARTED
 
 
 def test_resume_refuses_another_config(serial):

@@ -11,6 +11,8 @@ steps, each mechanism switched off) and for parameter draws over the allowed ran
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
 import sim.core.kernel as kernel
+import sim.core.kernel_cache as kernel_cache
 import sim.core.kernel_jit as jit
 from sim.core.dynamics import (LEVEL_WEIGHT, SECURITY_MECHANISMS, STATE_ARRAYS, Context, Event, init_state,
                           replicate_rngs, shared_institutions, step)
@@ -347,19 +350,27 @@ def test_cache_directory_is_writable_and_holds_the_kernel():
 def test_the_cache_is_fresh_after_warming_and_stale_elsewhere(tmp_path, monkeypatch):
     kernel.warm()
     assert kernel.cache_is_fresh()
-    monkeypatch.setattr(kernel, "cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(kernel_cache, "cache_dir", lambda: tmp_path)
     assert not kernel.cache_is_fresh()
+
+
+def test_the_cache_check_does_not_import_numba():
+    """The batch engine's parent asks whether the cache is fresh without paying numba's import."""
+    code = ("import sys; from sim.core.kernel_cache import cache_is_fresh; cache_is_fresh(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'numba'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_first_use_says_it_is_compiling(monkeypatch, capsys):
     """With no cache on disk, warm() says on stderr that it compiles, and how long it took."""
     monkeypatch.setattr(kernel, "_READY", False)
-    monkeypatch.setattr(kernel, "_cached_on_disk", lambda: False)
+    monkeypatch.setattr(kernel, "cached_on_disk", lambda: False)
     monkeypatch.setattr(kernel, "_warm_run", lambda: None)
     kernel.warm()
     err = capsys.readouterr().err
     assert "compiling the simulation kernel" in err and str(kernel.cache_dir()) in err and "compiled in" in err
     monkeypatch.setattr(kernel, "_READY", False)
-    monkeypatch.setattr(kernel, "_cached_on_disk", lambda: True)
+    monkeypatch.setattr(kernel, "cached_on_disk", lambda: True)
     kernel.warm()  # an index on disk and a quick load: nothing said
     assert capsys.readouterr().err == ""

@@ -65,7 +65,8 @@ import numpy as np
 from .kernel_jit import (I_COMMUNITY, I_F, I_FOUND_GIVEN, I_G, I_K, I_LAYOUT, I_N, I_START_YEAR, I_STEPS_PER_YEAR,
                          K_BACKING, K_DEEPENING, K_EXIT, K_FOUNDER, K_FOUNDING, K_INCIDENT, K_JOIN, KINDS, LAYOUT,
                          LG_A, LG_B, LG_KIND, LG_KEY, LG_REP, LG_STAGE, LG_STEP, LG_VALUE, LOG_COLUMNS, N_INTS,
-                         PARAMS, _advance, cache_dir, metric_names)
+                         PARAMS, _advance, metric_names)
+from .kernel_cache import cache_dir, cache_is_fresh, cached_on_disk  # noqa: F401 -- part of this module's face
 
 
 # --------------------------------------------------------------------------- Python side
@@ -341,44 +342,6 @@ _READY = False
 _LOCK = threading.Lock()
 
 
-def _cached_on_disk() -> bool:
-    """Whether an index of the compiled kernel exists in the cache directory (it may still be stale)."""
-    try:
-        return any(cache_dir().glob("kernel_jit._advance-*.nbi"))
-    except OSError:
-        return False
-
-
-def cache_is_fresh() -> bool:
-    """Whether the on-disk cache holds the kernel for the current sim/core/kernel_jit.py (loading it will not compile).
-
-    Reads numba's index file: numba's version, then the source stamp (numba >= 0.61: the SHA-256 of
-    the source file; older: its (mtime, size)) and the compiled signatures. Any doubt counts as stale.
-    """
-    import hashlib
-    import pickle
-
-    import numba
-
-    from . import kernel_jit
-
-    try:
-        path = kernel_jit.__file__
-        st = os.stat(path)
-        with open(path, "rb") as f:
-            digest = hashlib.sha256(f.read()).digest()
-        for index in cache_dir().glob("kernel_jit._advance-*.nbi"):
-            with open(index, "rb") as f:
-                if pickle.load(f) != numba.__version__:
-                    continue
-                stamp, overloads = pickle.loads(f.read())
-            if stamp in (digest, (st.st_mtime, st.st_size)) and overloads:
-                return True
-    except Exception:  # noqa: BLE001 -- an unreadable or foreign index: not fresh
-        return False
-    return False
-
-
 def warm(quiet: bool = False) -> float:
     """Compile the kernel, or load it from the cache, before first use; returns the seconds it took.
 
@@ -401,7 +364,7 @@ def warm(quiet: bool = False) -> float:
             print(f"sim: compiling the simulation kernel (numba; once after install or upgrade, cached in "
                   f"{cache_dir()}) ...", file=sys.stderr, flush=True)
 
-        if not quiet and not _cached_on_disk():
+        if not quiet and not cached_on_disk():
             say()
         elif not quiet:  # an index exists but may be stale: say so only if loading takes long
             threading.Thread(target=lambda: done.wait(2.0) or say(), daemon=True).start()

@@ -7,57 +7,20 @@ Every constant the compiled code reads is defined here for the same reason.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import numpy as np
 
+from .kernel_cache import CACHE_DIR, cache_dir  # noqa: F401 -- chosen before numba is imported
 
-# --------------------------------------------------------------------------- cache directory
+import numba  # after the cache directory is chosen
+from numba import njit
 
-
-def _writable(d: Path) -> bool:
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=d):
-            pass
-        return True
-    except OSError:
-        return False
-
-
-def _choose_cache_dir() -> str | None:
-    """None when numba's default (``__pycache__`` beside this file) is writable, else a writable directory."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return os.environ["NUMBA_CACHE_DIR"]
-    if _writable(Path(__file__).resolve().parent / "__pycache__"):
-        return None
-    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sim-numba"
-    if _writable(home):
-        return str(home)
-    return str(Path(tempfile.gettempdir()) / f"sim-numba-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
-
-
-_CACHE_DIR = _choose_cache_dir()
-if _CACHE_DIR is not None:
-    os.environ.setdefault("NUMBA_CACHE_DIR", _CACHE_DIR)
-
-import numba  # noqa: E402  (after choosing the cache directory)
-from numba import njit  # noqa: E402
-
-if _CACHE_DIR is not None:
-    numba.config.CACHE_DIR = _CACHE_DIR
+if CACHE_DIR is not None:
+    numba.config.CACHE_DIR = CACHE_DIR
 
 #: Every compiled function: cached on disk; numpy's error model (a float division by zero gives inf/nan
 #: instead of raising), which drops a check from every division -- each denominator here is guarded or
 #: positive, so the results are those of the Python model.
 kernel = njit(cache=True, error_model="numpy")
-
-
-def cache_dir() -> Path:
-    """Where the compiled kernel is cached."""
-    return Path(_CACHE_DIR) if _CACHE_DIR is not None else Path(__file__).resolve().parent / "__pycache__"
 
 
 # --------------------------------------------------------------------------- packed parameters

@@ -11,9 +11,13 @@ How it runs
     :func:`sim.engine.simulate.simulate` with ``replicates=count, first=k0`` (agent
     and pair tables off), i.e. one array call of the core for the whole block.
     Tasks go to long-lived worker processes (``experiment.workers``, default
-    one per core; ``spawn`` context, created once), which receive the world,
-    scenario and parameters once and import neither mesa nor hydra. With
-    ``workers=1`` tasks run in the calling process.
+    one per core; ``spawn`` context, created once), which load the compiled
+    kernel when they start and import neither mesa nor hydra. The command
+    line starts them before it composes the config (:func:`prestart`), since
+    they need nothing from it: the sweep's :class:`Base` (world, scenario,
+    parameters) is pickled once and sent with each task, a few kB. The parent
+    of the workers never imports numba (it only checks that the kernel's
+    cache is fresh). With ``workers=1`` tasks run in the calling process.
 
 Reproducibility
     Replicate k of every point uses ``SeedSequence(seed, spawn_key=(k,))``
@@ -52,6 +56,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import pickle
 import sys
 import time
 from contextlib import contextmanager
@@ -90,7 +95,7 @@ class BatchError(RuntimeError):
 
 @dataclass
 class Base:
-    """Everything constant in a sweep, sent once to each worker (plain, picklable objects only)."""
+    """Everything constant in a sweep, sent pickled with each task (plain, picklable objects only)."""
 
     world: World
     scenario: Scenario
@@ -232,15 +237,17 @@ def run_task(base: Base, task: Task, inputs=None) -> TaskResult:
 
 # --------------------------------------------------------------------------- worker processes
 
-_BASE: Base | None = None
+_BASE: Base | None = None  # the sweep's Base in a worker process (None in the parent)
+_BASE_BYTES: bytes | None = None  # ... as it was sent, to notice a new sweep
 _CACHE: dict = {}
 
 
-def _init_worker(base: Base) -> None:
-    global _BASE
-    _BASE = base
-    _CACHE.clear()
+def _init_worker() -> None:
+    """A worker's start: end with the parent, and load the compiled kernel from the cache (~0.5 s)."""
     _exit_with_parent()
+    from ..core.kernel import warm
+
+    warm(quiet=True)  # the parent made sure the cache is fresh (worker_pool, prestart)
 
 
 def _exit_with_parent(poll: float = 1.0) -> None:
@@ -258,7 +265,13 @@ def _exit_with_parent(poll: float = 1.0) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def _worker_task(task: Task) -> TaskResult:
+def _worker_task(base_bytes: bytes, task: Task) -> TaskResult:
+    """Run a task in a worker. The sweep's Base comes pickled with every task (a few kB; unpickled once per
+    worker and sweep), so workers can be started before the config is composed (:func:`prestart`)."""
+    global _BASE, _BASE_BYTES
+    if base_bytes != _BASE_BYTES:
+        _BASE, _BASE_BYTES = pickle.loads(base_bytes), base_bytes
+        _CACHE.clear()
     key = task.values
     if _CACHE.get("key") != key:
         _CACHE.clear()
@@ -589,10 +602,10 @@ def run_tasks(base: Base, tasks: list[Task], writer: ChunkWriter, workers: int =
                         inputs = None
                 record(run_task(base, task, inputs))
         elif pool is None:
-            with worker_pool(base, workers) as own:
-                _run_pool(own, tasks, workers, record, prepare)
+            with worker_pool(workers) as own:
+                _run_pool(own, base, tasks, workers, record, prepare)
         else:
-            _run_pool(pool, tasks, workers, record, prepare)
+            _run_pool(pool, base, tasks, workers, record, prepare)
     finally:
         writer.flush()
     return counts
@@ -606,39 +619,83 @@ def _ready() -> int:
     return os.getpid()
 
 
-@contextmanager
-def worker_pool(base: Base, workers: int):
-    """A pool of ``workers`` spawned processes holding ``base``; yields None when ``workers <= 1``.
+def _new_pool(workers: int):
+    """``workers`` spawned processes, started now; each loads the compiled kernel (~1 s with numpy and sim).
 
-    The processes are started at once (they import numpy and sim, ~0.3 s), so the
-    caller can prepare the tasks meanwhile.
+    A stale kernel cache is compiled first, here, so that the workers load it instead of each compiling.
     """
-    if workers <= 1:
-        yield None
-        return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    from ..core.kernel import cache_is_fresh, warm
+    from ..core.kernel_cache import cache_is_fresh
 
-    if not cache_is_fresh():  # compile the kernel once, here, so that the workers load it instead of each compiling
+    if not cache_is_fresh():
+        from ..core.kernel import warm
+
         warm()
     saved = {v: os.environ.get(v) for v in THREAD_VARS}
     for v in THREAD_VARS:
         os.environ.setdefault(v, "1")
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                 initializer=_init_worker, initargs=(base,)) as pool:
-            pool.sim_processes = {}
-            for _ in range(workers):
-                _submit(pool, _ready)
-            yield pool
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+        pool.sim_processes, pool.sim_workers = {}, workers
+        for _ in range(workers):  # each submit spawns a process (on demand) with the environment above
+            _submit(pool, _ready)
     finally:
         for v, old in saved.items():
             if old is None:
                 os.environ.pop(v, None)
             else:
                 os.environ[v] = old
+    return pool
+
+
+#: The pool :func:`prestart` began, until :func:`worker_pool` takes it or :func:`discard_prestarted` stops it.
+_PRESTARTED: list = []
+
+
+def prestart(workers: int) -> None:
+    """Start the worker processes now, before the config is composed and validated.
+
+    ``python -m sim experiment=...`` calls this first thing, so the workers load numpy, sim and the
+    kernel (~1 s) while the parent imports Hydra, composes and validates; they need nothing from
+    the config (the sweep's :class:`Base` comes with each task). Does nothing for one worker or
+    when the kernel's cache is stale (the parent compiles it first, in :func:`worker_pool`).
+    """
+    from ..core.kernel_cache import cache_is_fresh
+
+    if workers > 1 and not _PRESTARTED and cache_is_fresh():
+        _PRESTARTED.append(_new_pool(workers))
+
+
+def discard_prestarted() -> None:
+    """Stop a prestarted pool that no sweep took (bad input, a single run): its processes end at once."""
+    while _PRESTARTED:
+        pool = _PRESTARTED.pop()
+        for proc in pool.sim_processes.values():
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+@contextmanager
+def worker_pool(workers: int):
+    """A pool of ``workers`` spawned processes: the prestarted one when it has that many, else a new one.
+
+    Yields None when ``workers <= 1`` (the caller runs the tasks itself). On leaving, the pool is
+    shut down without waiting for its processes to exit: they have no work left, and the caller
+    merges meanwhile (the interpreter joins them at exit).
+    """
+    if workers <= 1:
+        discard_prestarted()
+        yield None
+        return
+    pool = _PRESTARTED.pop() if _PRESTARTED and _PRESTARTED[0].sim_workers == workers else None
+    discard_prestarted()
+    pool = pool or _new_pool(workers)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _submit(pool, fn, *args):
@@ -679,14 +736,15 @@ def _death(pool) -> str:
     return "a worker process died (out of memory or killed?)"
 
 
-def _run_pool(pool, tasks: list[Task], workers: int, record, prepare) -> None:
+def _run_pool(pool, base: Base, tasks: list[Task], workers: int, record, prepare) -> None:
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
+    base_bytes = pickle.dumps(base, protocol=pickle.HIGHEST_PROTOCOL)  # once; each task carries it (_worker_task)
     queue = iter(tasks)
     pending = set()
     for task in queue:
-        pending.add(_submit(pool, _worker_task, task))
+        pending.add(_submit(pool, _worker_task, base_bytes, task))
         if len(pending) >= 2 * workers:
             break
     try:
@@ -697,7 +755,7 @@ def _run_pool(pool, tasks: list[Task], workers: int, record, prepare) -> None:
                 record(fut.result())
                 nxt = next(queue, None)
                 if nxt is not None:
-                    pending.add(_submit(pool, _worker_task, nxt))
+                    pending.add(_submit(pool, _worker_task, base_bytes, nxt))
     except BrokenProcessPool:
         raise BatchError(f"{_death(pool)}; the finished runs are saved in chunks/, "
                          "rerun the same command to resume") from None
@@ -844,7 +902,7 @@ def run_experiment(spec: RunSpec, run_dir) -> dict:
     workers = int(exp.workers) or cpu_count()
     # Start the workers first (they load while the tasks are made), and write experiment.json and
     # design.parquet (pandas, ~0.3 s) while the first tasks run, before any chunk.
-    with worker_pool(base, workers) as pool:
+    with worker_pool(workers) as pool:
         table = points(design, factors)
         n_points = len(table["point"])
         meta = {

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import kernel
 from ..core.dynamics import STATE_ARRAYS, Context, State, init_state, replicate_rngs
 from ..core.metrics import PHASES, first_years
 from ..core.params import Params
@@ -82,6 +81,8 @@ def simulate(world: World, scenario: Scenario, params: Params, seed: int, replic
         return _posterior_predictive(world, scenario, params, seed, replicates, first, steps=steps, agents=agents,
                                      pairs=pairs, log_events=log_events, checkpoint_every=checkpoint_every,
                                      progress=progress)
+    from ..core import kernel  # here: numba and the kernel load only in processes that step a model
+
     ctx = Context(world, params, compile_schedule(scenario, world, steps))
     T = ctx.schedule.steps
     rngs = replicate_rngs(seed, replicates, first)

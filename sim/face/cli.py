@@ -542,6 +542,20 @@ def one_line_hydra_errors():
         hydra_utils.run_and_report = original
 
 
+def prestart_workers(args: list[str]) -> int:
+    """How many batch workers to start before composing: one per core (or ``experiment.workers=N``) for
+    ``experiment=NAME`` with no Hydra flag (no ``-m``, ``--cfg``, ``--help``, ...); else 0."""
+    if any(a.startswith("-") for a in args) or not any(a.startswith("experiment=") for a in args):
+        return 0
+    from ..engine.resources import cpu_count
+
+    given = [a.split("=", 1)[1] for a in args if a.startswith("experiment.workers=")]
+    try:
+        return int(given[-1]) or cpu_count() if given else cpu_count()
+    except ValueError:  # not a number: the validator says so
+        return 0
+
+
 def main() -> None:
     """Console entry point (``sim`` and ``python -m sim``): Hydra's command line around :func:`run`."""
     import hydra
@@ -549,6 +563,11 @@ def main() -> None:
     # DESIGN.md §1 writes `+experiment=NAME`; with `experiment: null` in the defaults Hydra wants `experiment=NAME`.
     sys.argv = [a[1:] if a.startswith("+experiment=") else a for a in sys.argv]
     FAILED_JOBS.clear()
+    from ..engine import batch
+
+    workers = prestart_workers(sys.argv[1:])
+    if workers:  # an experiment: its workers load the kernel while Hydra composes and the guard validates
+        batch.prestart(workers)
     task = hydra.main(version_base=HYDRA_VERSION_BASE, config_path=str(CONF_DIR), config_name="config")(_task)
     try:
         with one_line_hydra_errors():
@@ -557,6 +576,8 @@ def main() -> None:
         print("sim: error: interrupted; a run directory without summary.json is incomplete "
               "(an experiment resumes when the same command is rerun)", file=sys.stderr)
         sys.exit(130)
+    finally:
+        batch.discard_prestarted()  # not taken: bad input, or the config chose one worker
     if FAILED_JOBS:
         print(f"sim: error: {len(FAILED_JOBS)} job(s) failed; see error.txt in: {', '.join(FAILED_JOBS)}",
               file=sys.stderr)
