@@ -53,7 +53,6 @@ Compilation
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
