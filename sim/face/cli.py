@@ -551,9 +551,10 @@ def prestart_workers(args: list[str]) -> int:
 
     given = [a.split("=", 1)[1] for a in args if a.startswith("experiment.workers=")]
     try:
-        return int(given[-1]) or cpu_count() if given else cpu_count()
+        workers = int(given[-1]) if given else 0
     except ValueError:  # not a number: the validator says so
         return 0
+    return workers or cpu_count()  # 0 = one per core, as the engine reads it
 
 
 def main() -> None:
