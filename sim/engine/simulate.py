@@ -12,7 +12,6 @@ are the readable reference it is tested against.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from pathlib import Path
 
 import numpy as np

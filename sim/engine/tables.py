@@ -158,8 +158,8 @@ def results_schema(world: World | None, factors: Sequence[pa.Field] = ()) -> pa.
 
     ``world=None`` gives the keys (and factors) only: the rows of runs whose world could not be built.
     """
-    keys = [pa.field("point", pa.int64()), pa.field("replicate", pa.int64()), pa.field("seed", pa.int64()),
-            pa.field("status", pa.string()), pa.field("error", pa.string())]
+    types = (pa.int64(), pa.int64(), pa.int64(), pa.string(), pa.string())  # point replicate seed status error
+    keys = [pa.field(k, t) for k, t in zip(RESULT_KEYS, types)]
     return pa.schema(keys + list(factors) + (outcome_fields(world) if world is not None else []))
 
 
@@ -271,8 +271,6 @@ def quantile_aggregates(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def series_table(point, replicates, steps, years, arr, metrics):
     """Trajectories of a block of replicates: point replicate step year <metrics...> (replicate-major)."""
-    import pyarrow as pa
-
     R, T1, M = arr.shape
     data = {"point": np.full(R * T1, point, dtype=np.int64),
             "replicate": np.repeat(np.asarray(replicates, dtype=np.int64), T1),
@@ -284,8 +282,6 @@ def series_table(point, replicates, steps, years, arr, metrics):
 
 def aggregates_table(point, steps, years, metrics, mean, q, n):
     """Long aggregates rows of one point: point step year metric mean q10 q50 q90 n (step-major)."""
-    import pyarrow as pa
-
     T1, M = mean.shape
     return pa.table({
         "point": np.full(T1 * M, point, dtype=np.int64), "step": np.repeat(np.asarray(steps, dtype=np.int64), M),

@@ -55,7 +55,8 @@ ROSTER = {"TUR": "member", "AZE": "member", "KAZ": "member", "KGZ": "member", "U
 CONFLICTS = (("AZE", "ARM"), ("KGZ", "TJK"))
 FOUNDED = 2009  # Nakhchivan Agreement (DOMAIN.md §5)
 TARGETS = ("roster", "peace", "conflicts", "neutral", "emerging")
-#: Where the calibrated posterior ships with the package.
+
+
 def target_record(tr: Trajectory) -> list[dict]:
     """Per replicate of a historical run: what the five patterns are judged on (a flat dict each).
 
