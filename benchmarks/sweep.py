@@ -94,7 +94,7 @@ def bench_setup():
 
 
 def cores() -> int:
-    from sim.engine.batch import cpu_count
+    from sim.engine.resources import cpu_count
 
     return cpu_count()
 

@@ -190,24 +190,24 @@ def test_the_command_line_prestarts_workers_only_for_an_experiment(args, expecte
 def test_a_prestarted_pool_is_taken_by_the_sweep_or_stopped():
     """The pool started before composing serves a sweep of that many workers; otherwise its processes end."""
     batch.prestart(2)
-    first = batch._PRESTARTED[0]
+    first = batch._PRESTARTED
     with batch.worker_pool(2) as pool:
-        assert pool is first and not batch._PRESTARTED
+        assert pool is first and batch._PRESTARTED is None
         assert len({pool.submit(batch._ready).result() for _ in range(4)}) <= 2
     batch.prestart(2)
-    procs = list(batch._PRESTARTED[0].sim_processes.values())
+    procs = list(batch._PRESTARTED.sim_processes.values())
     with batch.worker_pool(3) as pool:  # another worker count: a new pool, the prestarted one stopped
-        assert pool is not None and pool.sim_workers == 3 and not batch._PRESTARTED
+        assert pool is not None and pool.sim_workers == 3 and batch._PRESTARTED is None
     for proc in procs:
         proc.join(10)
         assert proc.exitcode is not None
     batch.prestart(2)
-    procs = list(batch._PRESTARTED[0].sim_processes.values())
+    procs = list(batch._PRESTARTED.sim_processes.values())
     batch.discard_prestarted()  # bad input: nobody takes it
     for proc in procs:
         proc.join(10)
         assert proc.exitcode is not None
-    assert not batch._PRESTARTED
+    assert batch._PRESTARTED is None
 
 
 def test_resume_refuses_another_config(serial):

@@ -73,7 +73,7 @@ from ..core.world import World
 from .tables import (RESULT_KEYS, aggregates_table, dedupe_results, quantile_aggregates,
                      read_parts, result_rows, results_schema, results_table, series_table, write_results)
 from .design import Factor, describe, point_values, points
-from .resources import cpu_count
+from .resources import worker_count
 from .simulate import simulate, summarize
 from .spec import RunSpec, config_hash
 
@@ -620,19 +620,11 @@ def _ready() -> int:
 
 
 def _new_pool(workers: int):
-    """``workers`` spawned processes, started now; each loads the compiled kernel (~1 s with numpy and sim).
-
-    A stale kernel cache is compiled first, here, so that the workers load it instead of each compiling.
-    """
+    """``workers`` spawned processes, started now; each loads the compiled kernel from its cache
+    (~1 s with numpy and sim), which the caller has made sure is fresh."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    from ..core.kernel_cache import cache_is_fresh
-
-    if not cache_is_fresh():
-        from ..core.kernel import warm
-
-        warm()
     saved = {v: os.environ.get(v) for v in THREAD_VARS}
     for v in THREAD_VARS:
         os.environ.setdefault(v, "1")
@@ -651,7 +643,7 @@ def _new_pool(workers: int):
 
 
 #: The pool :func:`prestart` began, until :func:`worker_pool` takes it or :func:`discard_prestarted` stops it.
-_PRESTARTED: list = []
+_PRESTARTED = None
 
 
 def prestart(workers: int) -> None:
@@ -662,16 +654,18 @@ def prestart(workers: int) -> None:
     the config (the sweep's :class:`Base` comes with each task). Does nothing for one worker or
     when the kernel's cache is stale (the parent compiles it first, in :func:`worker_pool`).
     """
+    global _PRESTARTED
     from ..core.kernel_cache import cache_is_fresh
 
-    if workers > 1 and not _PRESTARTED and cache_is_fresh():
-        _PRESTARTED.append(_new_pool(workers))
+    if workers > 1 and _PRESTARTED is None and cache_is_fresh():
+        _PRESTARTED = _new_pool(workers)
 
 
 def discard_prestarted() -> None:
     """Stop a prestarted pool that no sweep took (bad input, a single run): its processes end at once."""
-    while _PRESTARTED:
-        pool = _PRESTARTED.pop()
+    global _PRESTARTED
+    if _PRESTARTED is not None:
+        pool, _PRESTARTED = _PRESTARTED, None
         for proc in pool.sim_processes.values():
             proc.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
@@ -685,13 +679,23 @@ def worker_pool(workers: int):
     shut down without waiting for its processes to exit: they have no work left, and the caller
     merges meanwhile (the interpreter joins them at exit).
     """
-    if workers <= 1:
+    global _PRESTARTED
+    if _PRESTARTED is not None and _PRESTARTED.sim_workers == workers:
+        pool, _PRESTARTED = _PRESTARTED, None
+    else:
         discard_prestarted()
+        pool = None
+    if workers <= 1:
         yield None
         return
-    pool = _PRESTARTED.pop() if _PRESTARTED and _PRESTARTED[0].sim_workers == workers else None
-    discard_prestarted()
-    pool = pool or _new_pool(workers)
+    if pool is None:
+        from ..core.kernel_cache import cache_is_fresh
+
+        if not cache_is_fresh():  # compile once, here, so that the workers load the cache instead of each compiling
+            from ..core.kernel import warm
+
+            warm()
+        pool = _new_pool(workers)
     try:
         yield pool
     finally:
@@ -899,7 +903,7 @@ def run_experiment(spec: RunSpec, run_dir) -> dict:
                 replicates=R, factors=factors, metrics=metrics, timeseries=bool(exp.timeseries),
                 world_spec=spec.world_spec if any(f.target == "world" for f in factors) else None)
     batch = int(exp.batch_replicates) or R
-    workers = int(exp.workers) or cpu_count()
+    workers = worker_count(exp.workers)
     # Start the workers first (they load while the tasks are made), and write experiment.json and
     # design.parquet (pandas, ~0.3 s) while the first tasks run, before any chunk.
     with worker_pool(workers) as pool:

@@ -233,6 +233,11 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def worker_count(requested) -> int:
+    """The worker processes of a sweep: ``experiment.workers``, where 0 means one per core."""
+    return int(requested) or cpu_count()
+
+
 def steps_of(start_year: int, end_year: int, steps_per_year: int, steps: int | None) -> int:
     """The number of steps a run takes (``steps``, else the scenario's span)."""
     return int(steps) if steps is not None else max(0, (int(end_year) - int(start_year)) * int(steps_per_year))

@@ -547,14 +547,13 @@ def prestart_workers(args: list[str]) -> int:
     ``experiment=NAME`` with no Hydra flag (no ``-m``, ``--cfg``, ``--help``, ...); else 0."""
     if any(a.startswith("-") for a in args) or not any(a.startswith("experiment=") for a in args):
         return 0
-    from ..engine.resources import cpu_count
+    from ..engine.resources import worker_count
 
     given = [a.split("=", 1)[1] for a in args if a.startswith("experiment.workers=")]
     try:
-        workers = int(given[-1]) if given else 0
+        return worker_count(given[-1] if given else 0)
     except ValueError:  # not a number: the validator says so
         return 0
-    return workers or cpu_count()  # 0 = one per core, as the engine reads it
 
 
 def main() -> None:

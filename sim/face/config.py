@@ -237,7 +237,7 @@ def check_memory(cfg, scenario: Scenario, gen: dict | None, world: World | None,
         points, t_max, n_max = _design_extent(exp, scenario, cfg.steps, n)
         R = int(exp.replicates)
         block = int(exp.batch_replicates) or R
-        workers = int(exp.workers) or resources.cpu_count()
+        workers = resources.worker_count(exp.workers)
         rows = -(-points * R // max(1, int(exp.num_shards)))
 
         def need(n=n_max, T=t_max, block=min(block, R), workers=workers):
