@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernel_cache import CACHE_DIR, cache_dir  # noqa: F401 -- chosen before numba is imported
+from .kernel_cache import CACHE_DIR  # chosen (and NUMBA_CACHE_DIR set) before numba is imported
 
 import numba  # after the cache directory is chosen
 from numba import njit

@@ -148,12 +148,11 @@ def run_experiment(name: str, out: str | Path, *, scenario: str | None = None, w
     ... of ``experiment.*``) or top-level keys (``seed``, ``steps``). Returns the merged tables; failed
     runs are rows with ``status == "failed"``; rerunning the same call resumes.
     """
-    from ..engine.tables import results_frame
     from ..engine.batch import merge, run_experiment as run_batch
+    from ..engine.design import ExperimentConfig
+    from ..engine.tables import results_frame
     from .cli import check_experiment_dir, check_output_dir
     from .config import validate
-
-    from ..engine.design import ExperimentConfig
 
     command = _command("run_experiment", {"name": name, "out": out, "scenario": scenario, "world": world,
                                           "params": params, "design": design, **config})
